@@ -1,0 +1,1 @@
+"""Message text rules shared by every process: GSM alphabet, segments, safe spellings."""

@@ -1,0 +1,115 @@
+"""CHW accounts: creation, PIN checks and lockout."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from outreach.chws.models import Chw, ChwSite
+from outreach.config import get_settings
+from outreach.registry import service as registry_service
+from outreach.timeutil import utcnow
+
+MAX_PIN_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class PinLocked(Exception):
+    """Too many wrong PINs: the CHW must wait or ask staff for a reset."""
+
+
+def hash_pin(pin: str) -> str:
+    """Salted HMAC keyed with the server secret.
+
+    A 4-digit PIN has 10,000 values, so no slow hash protects it from someone
+    holding the database; the server-side key does. HMAC also keeps the USSD hop fast.
+    """
+    salt = secrets.token_hex(8)
+    return f"hmac-sha256${salt}${_digest(salt, pin)}"
+
+
+def _digest(salt: str, pin: str) -> str:
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, f"{salt}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def valid_pin_format(pin: str) -> bool:
+    """A PIN is exactly four digits."""
+    return len(pin) == 4 and pin.isdigit()
+
+
+def check_pin(session: Session, *, chw: Chw, pin: str) -> bool:
+    """Check a PIN, counting failures and locking the account after too many."""
+    now = utcnow()
+    if chw.locked_until and chw.locked_until > now:
+        raise PinLocked
+    _scheme, salt, digest = chw.pin_hash.split("$", 2)
+    ok = hmac.compare_digest(digest, _digest(salt, pin))
+    if ok:
+        chw.failed_pin_attempts = 0
+        chw.locked_until = None
+    else:
+        chw.failed_pin_attempts += 1
+        if chw.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
+            chw.locked_until = now + LOCKOUT
+            chw.failed_pin_attempts = 0
+    session.add(chw)
+    return ok
+
+
+def add(
+    session: Session,
+    *,
+    name: str,
+    phone: str,
+    pin: str,
+    site_ids: list[int],
+    language: str = "fr",
+    facility_id: int | None = None,
+) -> Chw:
+    """Create a CHW on a phone number, covering the given sites."""
+    if not valid_pin_format(pin):
+        raise ValueError("le code PIN doit contenir exactement 4 chiffres")
+    phone_row = registry_service.get_or_create_phone(session, raw=phone)
+    if session.exec(select(Chw).where(Chw.phone_id == phone_row.id)).first():
+        raise ValueError(f"un agent est déjà enregistré sur le numéro {phone_row.e164}")
+    assert phone_row.id is not None
+    chw = Chw(
+        name=name.strip(),
+        phone_id=phone_row.id,
+        pin_hash=hash_pin(pin),
+        language=language,
+        facility_id=facility_id,
+    )
+    session.add(chw)
+    session.flush()
+    assert chw.id is not None
+    for site_id in site_ids:
+        session.add(ChwSite(chw_id=chw.id, site_id=site_id))
+    session.flush()
+    return chw
+
+
+def reset_pin(session: Session, *, chw: Chw, pin: str) -> None:
+    """Set a new PIN and lift any lockout."""
+    if not valid_pin_format(pin):
+        raise ValueError("le code PIN doit contenir exactement 4 chiffres")
+    chw.pin_hash = hash_pin(pin)
+    chw.failed_pin_attempts = 0
+    chw.locked_until = None
+    session.add(chw)
+
+
+def get_by_phone(session: Session, *, e164: str) -> Chw | None:
+    """The active CHW using this number, if any."""
+    from outreach.registry.models import Phone
+
+    return session.exec(
+        select(Chw)
+        .join(Phone, col(Phone.id) == col(Chw.phone_id))
+        .where(Phone.e164 == e164, Chw.active)
+    ).first()

@@ -1,0 +1,131 @@
+"""Engine, sessions and the one place where transactions commit.
+
+Services never commit. The request boundary (`SessionDep`) and the task boundary
+(`unit_of_work`) do, and only after a successful commit do they run the callbacks
+registered with `after_commit` (typically: wake a Celery worker). A rolled-back
+transaction therefore never enqueues a job for a row that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from outreach.config import get_settings
+
+log = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "outreach_after_commit"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The API, worker and beat are separate processes sharing one file: WAL lets
+    # readers run beside the writer, and the busy timeout makes writers wait
+    # instead of failing with "database is locked".
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at BEGIN so two writers queue on busy_timeout rather than
+    # deadlocking when both upgrade from a read lock. `sqlite_begin=None` (tests,
+    # read-only tools) runs each statement in autocommit and always sees fresh data.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    if mode:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def build_engine(url: str) -> Engine:
+    """Create an engine for `url` with the settings each back end needs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_txn(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine for the configured database."""
+    return build_engine(get_settings().database_url)
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # The row is committed; the sweeper will pick it up. Never fail the request.
+            log.exception("post-commit callback failed; the sweeper will retry")
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success, rolls back on error, then runs post-commit work."""
+    session = Session(engine or get_engine(), expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
+        raise
+    finally:
+        session.close()
+    _run_after_commit(session)
+
+
+def get_session() -> Iterator[Session]:
+    """Request-scoped unit of work."""
+    with unit_of_work() as session:
+        yield session
+
+
+# scope="function": commit when the endpoint returns, before the response is sent,
+# so a reply never claims success for work that did not commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT that silently skips a unique-constraint conflict; True when a row was added."""
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))

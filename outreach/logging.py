@@ -1,0 +1,40 @@
+"""Logging setup shared by every process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from outreach.config import get_settings
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers in production."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure_logging() -> None:
+    """Plain lines in development, JSON lines in production."""
+    settings = get_settings()
+    root = logging.getLogger()
+    if getattr(root, "_outreach_configured", False):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.env == "production":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    root._outreach_configured = True  # type: ignore[attr-defined]

@@ -1,0 +1,58 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from outreach import models  # noqa: F401  (every table registered before first use)
+from outreach.config import get_settings
+from outreach.inbound.router import router as inbound_router
+from outreach.logging import configure_logging
+from outreach.outbox.metrics import OutboxCollector
+from outreach.outbox.router import router as outbox_router
+from outreach.ussd.router import events_router as ussd_events_router
+from outreach.ussd.router import router as ussd_router
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}"
+        for err in exc.errors()
+    ]
+    return JSONResponse(
+        status_code=422,
+        content={"detail": "requête invalide: " + "; ".join(problems), "errors": problems},
+    )
+
+
+def create_app() -> FastAPI:
+    """Build the API with every router."""
+    settings = get_settings()
+    configure_logging()
+    app = FastAPI(title="outreach", version="0.1.0", debug=settings.debug)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(ussd_router)
+    app.include_router(ussd_events_router)
+    app.include_router(outbox_router)
+    app.include_router(inbound_router)
+    if settings.simulator_enabled and settings.env != "production":
+        from outreach.simulator.router import router as simulator_router
+
+        app.include_router(simulator_router)
+
+    registry = CollectorRegistry()
+    registry.register(OutboxCollector())
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

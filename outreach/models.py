@@ -1,0 +1,25 @@
+"""Import every table so SQLModel.metadata is complete (Alembic and tests use it)."""
+
+from outreach.chws.models import Chw, ChwSite
+from outreach.inbound.models import InboundMessage, OptOutNotice
+from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
+from outreach.registry.models import Beneficiary, Child, Enrollment, Phone
+from outreach.sites.models import Facility, Site
+from outreach.ussd.models import UssdSessionEvent
+
+__all__ = [
+    "Beneficiary",
+    "Child",
+    "Chw",
+    "ChwSite",
+    "DeliveryReport",
+    "Enrollment",
+    "Facility",
+    "InboundMessage",
+    "MessageAttempt",
+    "OptOutNotice",
+    "OutboundMessage",
+    "Phone",
+    "Site",
+    "UssdSessionEvent",
+]

@@ -1,0 +1,119 @@
+"""The outbox: every SMS the service sends is a row here before it is anything else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from outreach.timeutil import utcnow
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+# A message in one of these states is never moved again.
+FINAL_STATES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.REJECTED,
+        MessageStatus.EXPIRED,
+        MessageStatus.CANCELLED,
+    }
+)
+SENDABLE_STATES = frozenset({MessageStatus.QUEUED, MessageStatus.DEFERRED})
+
+
+class MessageKind(StrEnum):
+    REPLY = "reply"
+    REMINDER = "reminder"
+    PROGRAMME = "programme"
+    CAMPAIGN = "campaign"
+
+
+class Priority(IntEnum):
+    """Lower sends first."""
+
+    INTERACTIVE = 0
+    REMINDER = 1
+    PROGRAMME = 2
+    CAMPAIGN = 3
+
+
+class OutboundMessage(SQLModel, table=True):
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_message_status_due", "status", "priority", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=20)
+    priority: int = Field(default=Priority.PROGRAMME)
+    to_number: str = Field(max_length=20, index=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    sender_id: str | None = Field(default=None, max_length=20)
+    language: str | None = Field(default=None, max_length=5)
+    beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
+    status: str = Field(default=MessageStatus.QUEUED, max_length=20)
+    due_at: datetime = Field(default_factory=utcnow)
+    enqueued_at: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_expires_at: datetime | None = None
+    attempt_count: int = 0
+    gateway_message_id: str | None = Field(default=None, max_length=80, unique=True)
+    cost: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 4)))
+    currency: str | None = Field(default=None, max_length=3)
+    failure_reason: str | None = Field(default=None, max_length=60)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    final_at: datetime | None = None
+
+
+class MessageAttempt(SQLModel, table=True):
+    """One row per gateway try, whatever its outcome."""
+
+    __tablename__ = "message_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbound_message.id", index=True)
+    number: int
+    worker: str | None = Field(default=None, max_length=80)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=30)
+    status_code: int | None = None
+    gateway_message_id: str | None = Field(default=None, max_length=80)
+    cost: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 4)))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class DeliveryReport(SQLModel, table=True):
+    """Every delivery report as received, matched to its message when possible."""
+
+    __tablename__ = "delivery_report"
+    __table_args__ = (UniqueConstraint("gateway_message_id", "status", name="uq_delivery_report"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway_message_id: str = Field(max_length=80, index=True)
+    status: str = Field(max_length=40)
+    failure_reason: str | None = Field(default=None, max_length=60)
+    network_code: str | None = Field(default=None, max_length=10)
+    retry_count: int | None = None
+    message_id: int | None = Field(default=None, foreign_key="outbound_message.id", index=True)
+    applied: bool = False
+    received_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,61 @@
+"""USSD callbacks from Africa's Talking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
+from fastapi.routing import APIRoute
+
+from outreach.callbacks import CallbackKey
+from outreach.db import SessionDep
+from outreach.ussd import catalog, service
+from outreach.ussd.engine import end
+from outreach.ussd.schemas import UssdEvent, UssdRequest
+
+log = logging.getLogger(__name__)
+
+
+class AlwaysAnswerRoute(APIRoute):
+    """Any failure after validation still answers the handset with a polite END screen.
+
+    A 5xx or an empty body ends the session with an operator error on the phone, so
+    the transaction is rolled back (by the session dependency) and the user told to retry.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except (HTTPException, RequestValidationError):
+                raise
+            except Exception:
+                log.exception("ussd hop failed")
+                return PlainTextResponse(end(catalog.text("unavailable", "fr")))
+
+        return handler
+
+
+router = APIRouter(route_class=AlwaysAnswerRoute, dependencies=[CallbackKey], tags=["callbacks"])
+
+
+@router.post("/callbacks/at/ussd", response_class=PlainTextResponse)
+def ussd(request: Annotated[UssdRequest, Form()], db: SessionDep) -> str:
+    """One USSD hop: answer with `CON ` (continue) or `END ` (last screen)."""
+    return service.answer(db, request=request)
+
+
+events_router = APIRouter(dependencies=[CallbackKey], tags=["callbacks"])
+
+
+@events_router.post("/callbacks/at/ussd/events")
+def ussd_event(event: Annotated[UssdEvent, Form()], db: SessionDep) -> dict[str, str]:
+    """End-of-session notification, kept for drop-off reporting."""
+    service.record_event(db, event=event)
+    return {"status": "ok"}

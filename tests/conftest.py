@@ -1,0 +1,307 @@
+"""Shared fixtures.
+
+The back end is chosen by the environment, as in production: with
+OUTREACH_DATABASE_URL / OUTREACH_REDIS_URL unset, the suite runs on a temporary
+SQLite file and an embedded Redis; `scripts/test.sh` runs it again with both set
+to PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="outreach-tests-"))
+os.environ["OUTREACH_ENV"] = "test"
+os.environ.setdefault("OUTREACH_DATABASE_URL", f"sqlite:///{_TMP / 'test.db'}")
+os.environ["OUTREACH_SECRET_KEY"] = "test-secret-key-not-for-production"
+os.environ.pop("OUTREACH_CALLBACK_KEY", None)
+os.environ["OUTREACH_SEND_BACKOFF_SECONDS"] = "0.05"
+os.environ["OUTREACH_SEND_BACKOFF_MAX_SECONDS"] = "0.2"
+
+_EMBEDDED = None
+if not os.environ.get("OUTREACH_REDIS_URL"):
+    from outreach.embedded_redis import EmbeddedRedis
+
+    _EMBEDDED = EmbeddedRedis(_TMP / "redis")
+    os.environ["OUTREACH_REDIS_URL"] = _EMBEDDED.start()
+
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session, SQLModel  # noqa: E402
+
+from outreach import models  # noqa: E402, F401
+from outreach.config import get_settings  # noqa: E402
+from outreach.db import get_engine  # noqa: E402
+from outreach.embedded_redis import free_port  # noqa: E402
+from outreach.migrate import upgrade  # noqa: E402
+from outreach.redis import get_redis  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CI = os.environ.get("CI") == "true"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = get_settings()
+    backend = "postgresql" if not settings.is_sqlite else "sqlite"
+    redis_kind = "embedded" if _EMBEDDED else "server"
+    return f"outreach back end: {backend} + redis ({redis_kind})"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _EMBEDDED is not None:
+        _EMBEDDED.stop()
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrated() -> None:
+    """A database at the latest migration, created fresh for this run."""
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade()
+
+
+def _truncate() -> None:
+    engine = get_engine()
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+
+
+@pytest.fixture
+def db(migrated: None) -> Iterator[Session]:
+    """A session on a clean database; the test decides when to commit."""
+    _truncate()
+    _clear_ussd_sessions()
+    # On SQLite, autocommit per statement: the test sees what the API and workers commit.
+    engine = get_engine().execution_options(sqlite_begin=None)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    _truncate()
+
+
+def _clear_ussd_sessions() -> None:
+    # Not FLUSHDB: that would also drop the broker's queue bindings under a live worker.
+    redis = get_redis()
+    keys = list(redis.scan_iter("ussd:*"))
+    if keys:
+        redis.delete(*keys)
+
+
+def _sibling_redis_db(url: str) -> str:
+    """The same Redis server, next database: the stack's worker never sees unit tests' wake-ups."""
+    base, _, db_index = url.rpartition("/")
+    index = int(db_index) if db_index.isdigit() else 0
+    return f"{base}/{index - 1 if index >= 15 else index + 1}"
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll until `predicate()` is truthy; returns its value or fails with `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Stack:
+    """Real processes: API, Celery worker and emulator, on free ports."""
+
+    api_url: str
+    emulator_url: str
+    procs: dict[str, subprocess.Popen[bytes]]
+    log_dir: Path
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in self.log_dir.glob("*.log")
+        )
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture(scope="session")
+def stack(migrated: None) -> Iterator[Stack]:
+    """Start the API, a worker and the emulator as separate processes, as in production."""
+    api_port, emulator_port = free_port(), free_port()
+    log_dir = _TMP / "stack-logs"
+    log_dir.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        OUTREACH_API_PORT=str(api_port),
+        OUTREACH_EMULATOR_PORT=str(emulator_port),
+        OUTREACH_EMULATOR_DELIVERY_URL=f"http://127.0.0.1:{api_port}/callbacks/at/delivery",
+        OUTREACH_EMULATOR_DELIVERY_DELAY_SECONDS="0.1",
+        OUTREACH_REDIS_URL=_sibling_redis_db(os.environ["OUTREACH_REDIS_URL"]),
+        OUTREACH_REQUEUE_AFTER_SECONDS="2",
+        PYTHONUNBUFFERED="1",
+    )
+    commands = {
+        "emulator": ["emulator", "--port", str(emulator_port)],
+        "api": ["api", "--port", str(api_port)],
+        "worker": ["worker", "--concurrency", "2"],
+    }
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name, args in commands.items():
+        log = (log_dir / f"{name}.log").open("wb")
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "outreach", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    result = Stack(
+        api_url=f"http://127.0.0.1:{api_port}",
+        emulator_url=f"http://127.0.0.1:{emulator_port}",
+        procs=procs,
+        log_dir=log_dir,
+    )
+    try:
+        _wait_http(f"{result.emulator_url}/health", procs["emulator"])
+        _wait_http(f"{result.api_url}/health", procs["api"])
+        yield result
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+    """Debian's chromium, headless; never a downloaded browser."""
+    if not CHROMIUM.exists():
+        if CI:
+            pytest.fail("CI=true but /usr/bin/chromium is missing: `make test` installs it as root")
+        pytest.skip("/usr/bin/chromium is missing (install Debian's chromium to run browser tests)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+CHW_PHONE = "+22370000001"
+CHW_PIN = "1234"
+
+
+@pytest.fixture
+def chw(db: Session):  # type: ignore[no-untyped-def]
+    """The demo CHW on +22370000001 with PIN 1234, covering three villages of Ségou."""
+    from outreach.chws import service as chw_service
+    from outreach.cli import _seed_demo
+
+    _seed_demo(db)
+    db.commit()
+    found = chw_service.get_by_phone(db, e164=CHW_PHONE)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def client(migrated: None) -> Iterator[object]:
+    """An HTTP client on the API app, in process."""
+    from fastapi.testclient import TestClient
+
+    from outreach.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+class Dialer:
+    """Plays Africa's Talking: one USSD session, cumulative `text`, exact form fields."""
+
+    def __init__(self, post, phone: str, session_id: str, service_code: str = "*384*123#") -> None:  # type: ignore[no-untyped-def]
+        self._post = post
+        self.phone = phone
+        self.session_id = session_id
+        self.service_code = service_code
+        self.answers: list[str] = []
+
+    def _send(self, text_: str) -> str:
+        response = self._post(
+            "/callbacks/at/ussd",
+            data={
+                "sessionId": self.session_id,
+                "serviceCode": self.service_code,
+                "phoneNumber": self.phone,
+                "networkCode": "99999",
+                "text": text_,
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain")
+        body = response.text
+        assert body.startswith(("CON ", "END ")), body
+        assert len(body) <= 160, (len(body), body)
+        return body
+
+    def dial(self) -> str:
+        self.answers = []
+        return self._send("")
+
+    def answer(self, value: str) -> str:
+        self.answers.append(value)
+        return self._send("*".join(self.answers))
+
+    def replay(self) -> str:
+        return self._send("*".join(self.answers))
+
+
+@pytest.fixture
+def dialer(client):  # type: ignore[no-untyped-def]
+    """A factory of USSD sessions against the in-process API."""
+    counter = iter(range(1, 10_000))
+
+    def make(phone: str = CHW_PHONE) -> Dialer:
+        return Dialer(client.post, phone, f"ATUid_test_{os.getpid()}_{next(counter)}")
+
+    return make

@@ -1,0 +1,50 @@
+"""The Celery app. Redis is only the wake-up bell: every message lives in the database."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from outreach.config import get_settings
+from outreach.logging import configure_logging
+
+
+def create_celery() -> Celery:
+    """Build the Celery app from the settings."""
+    settings = get_settings()
+    app = Celery("outreach", broker=settings.redis_url or "redis://127.0.0.1:6379/0")
+    app.conf.update(
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="outbox",
+        task_queues=None,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        # A request that commits a row must not hang on a dead broker: the sweeper will
+        # wake the row later, so give up publishing quickly.
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "outbox-sweep": {
+                "task": "outbox.sweep",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": "maintenance", "expires": settings.sweep_interval_seconds},
+            },
+        },
+        timezone="UTC",
+        imports=("workers.outbox",),
+    )
+    return app
+
+
+configure_logging()
+celery_app = create_celery()
