@@ -113,7 +113,7 @@ def _sibling_redis_db(url: str) -> str:
     return f"{base}/{index - 1 if index >= 15 else index + 1}"
 
 
-def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+def poll_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
     """Poll until `predicate()` is truthy; returns its value or fails with `what`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,12 +124,19 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: s
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+@pytest.fixture
+def wait_for():
+    """`wait_for(predicate, timeout=..., what=...)`: poll until truthy, else fail."""
+    return poll_until
+
+
 @dataclass
 class Stack:
     """Real processes: API, Celery worker and emulator, on free ports."""
 
     api_url: str
     emulator_url: str
+    redis_url: str
     procs: dict[str, subprocess.Popen[bytes]]
     log_dir: Path
 
@@ -188,6 +195,7 @@ def stack(migrated: None) -> Iterator[Stack]:
     result = Stack(
         api_url=f"http://127.0.0.1:{api_port}",
         emulator_url=f"http://127.0.0.1:{emulator_port}",
+        redis_url=env["OUTREACH_REDIS_URL"],
         procs=procs,
         log_dir=log_dir,
     )
@@ -206,7 +214,7 @@ def stack(migrated: None) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Debian's chromium, headless; never a downloaded browser."""
     if not CHROMIUM.exists():
         if CI:
@@ -233,7 +241,7 @@ CHW_PIN = "1234"
 
 
 @pytest.fixture
-def chw(db: Session):  # type: ignore[no-untyped-def]
+def chw(db: Session):
     """The demo CHW on +22370000001 with PIN 1234, covering three villages of Ségou."""
     from outreach.chws import service as chw_service
     from outreach.cli import _seed_demo
@@ -259,7 +267,7 @@ def client(migrated: None) -> Iterator[object]:
 class Dialer:
     """Plays Africa's Talking: one USSD session, cumulative `text`, exact form fields."""
 
-    def __init__(self, post, phone: str, session_id: str, service_code: str = "*384*123#") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, post, phone: str, session_id: str, service_code: str = "*384*123#") -> None:
         self._post = post
         self.phone = phone
         self.session_id = session_id
@@ -297,7 +305,7 @@ class Dialer:
 
 
 @pytest.fixture
-def dialer(client):  # type: ignore[no-untyped-def]
+def dialer(client):
     """A factory of USSD sessions against the in-process API."""
     counter = iter(range(1, 10_000))
 

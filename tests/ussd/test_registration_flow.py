@@ -12,7 +12,7 @@ from outreach.registry.models import Beneficiary, Enrollment, Phone
 from outreach.timeutil import local_today
 
 
-def _to_confirm(session, name="Awa Traore", phone="70123456", weeks="20"):  # type: ignore[no-untyped-def]
+def _to_confirm(session, name="Awa Traore", phone="70123456", weeks="20"):
     session.dial()
     session.answer("1234")
     session.answer("1")
@@ -21,7 +21,7 @@ def _to_confirm(session, name="Awa Traore", phone="70123456", weeks="20"):  # ty
     return session.answer(weeks)
 
 
-def test_registration_writes_beneficiary_enrollment_and_welcome(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_registration_writes_beneficiary_enrollment_and_welcome(chw, dialer, db) -> None:
     # Given the demo CHW dials the service code
     session = dialer()
     # When she registers Awa Traore, 20 weeks pregnant, and confirms
@@ -49,7 +49,7 @@ def test_registration_writes_beneficiary_enrollment_and_welcome(chw, dialer, db)
     assert "Awa Traore" in welcome.body
 
 
-def test_invalid_phone_is_refused_with_a_french_reason(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_phone_is_refused_with_a_french_reason(chw, dialer, db) -> None:
     # Given a CHW at the phone question
     session = dialer()
     session.dial()
@@ -65,7 +65,7 @@ def test_invalid_phone_is_refused_with_a_french_reason(chw, dialer, db) -> None:
     assert db.exec(select(Phone).where(Phone.e164 != "+22370000001")).first() is None
 
 
-def test_garbled_input_reprompts_and_never_ends_the_session(chw, dialer) -> None:  # type: ignore[no-untyped-def]
+def test_garbled_input_reprompts_and_never_ends_the_session(chw, dialer) -> None:
     # Given a CHW in the flow
     session = dialer()
     session.dial()
@@ -94,7 +94,7 @@ def test_garbled_input_reprompts_and_never_ends_the_session(chw, dialer) -> None
         assert is_gsm7(reply)
 
 
-def test_name_with_a_star_arrives_whole(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_name_with_a_star_arrives_whole(chw, dialer, db) -> None:
     # Given AT joins answers with "*" and does not escape a "*" typed inside one
     session = dialer()
     _to_confirm(session, name="Awa*Traore")
@@ -108,7 +108,7 @@ def test_name_with_a_star_arrives_whole(chw, dialer, db) -> None:  # type: ignor
     assert reply.startswith("CON Utilisez seulement des lettres")
 
 
-def test_replayed_hop_is_answered_the_same_without_double_registration(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_hop_is_answered_the_same_without_double_registration(chw, dialer, db) -> None:
     # Given a registration confirmed once
     session = dialer()
     _to_confirm(session)
@@ -121,7 +121,7 @@ def test_replayed_hop_is_answered_the_same_without_double_registration(chw, dial
     assert len(db.exec(select(OutboundMessage)).all()) == 1
 
 
-def test_cancel_at_summary_writes_nothing(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_at_summary_writes_nothing(chw, dialer, db) -> None:
     # Given a CHW at the summary
     session = dialer()
     _to_confirm(session)
@@ -133,7 +133,7 @@ def test_cancel_at_summary_writes_nothing(chw, dialer, db) -> None:  # type: ign
     assert db.exec(select(OutboundMessage)).first() is None
 
 
-def test_wrong_pins_lock_the_chw_after_five_tries(chw, dialer, db) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_pins_lock_the_chw_after_five_tries(chw, dialer, db) -> None:
     # Given the CHW types wrong PINs
     session = dialer()
     session.dial()
@@ -150,7 +150,7 @@ def test_wrong_pins_lock_the_chw_after_five_tries(chw, dialer, db) -> None:  # t
     assert again.answer("1234").startswith("END Compte bloque")
 
 
-def test_unknown_phone_is_told_how_to_join(db, dialer) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_phone_is_told_how_to_join(db, dialer) -> None:
     # Given a phone that belongs to no CHW
     session = dialer("+22376999999")
     # When it dials
@@ -159,7 +159,7 @@ def test_unknown_phone_is_told_how_to_join(db, dialer) -> None:  # type: ignore[
     assert reply.startswith("END Ce numero n'est pas inscrit")
 
 
-def test_menu_quit(chw, dialer) -> None:  # type: ignore[no-untyped-def]
+def test_menu_quit(chw, dialer) -> None:
     # Given a CHW at the menu
     session = dialer()
     session.dial()
