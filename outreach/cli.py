@@ -221,7 +221,6 @@ def run(
     env.update(
         OUTREACH_API_PORT=str(api_port),
         OUTREACH_EMULATOR_PORT=str(emulator_port),
-        OUTREACH_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
     )
     env.setdefault(
         "OUTREACH_EMULATOR_DELIVERY_URL",

@@ -39,7 +39,6 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
 
     gateway: Literal["emulator", "africastalking"] = "emulator"
     at_username: str = "sandbox"
