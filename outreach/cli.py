@@ -227,6 +227,8 @@ def run(
         f"http://127.0.0.1:{api_port}/callbacks/at/delivery{suffix}",
     )
     children: dict[str, subprocess.Popen[bytes]] = {}
+    # A supervisor (systemd, timeout, an IDE) stops us with SIGTERM: clean up as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         _child_run(["db", "upgrade"], env)
         if demo:
@@ -245,6 +247,10 @@ def run(
         if redis:
             redis.stop()
         console.print("Arrêté.")
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
