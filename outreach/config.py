@@ -19,7 +19,12 @@ class Settings(BaseSettings):
     """Configuration read from OUTREACH_* environment variables or a .env file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OUTREACH_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+        env_prefix="OUTREACH_",
+        env_file=".env",
+        extra="ignore",
+        env_nested_delimiter="__",
+        # A refusal to start is logged: it must not print the secrets it was given.
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "production", "test"] = "development"
@@ -111,6 +116,8 @@ class Settings(BaseSettings):
             problems.append("OUTREACH_CALLBACK_KEY must be set to a random value (24+ chars)")
         if self.gateway != "africastalking":
             problems.append("OUTREACH_GATEWAY must be 'africastalking' in production")
+        if self.at_username == "sandbox":
+            problems.append("OUTREACH_AT_USERNAME is 'sandbox': the SDK would send to AT's sandbox")
         if self.at_api_key.get_secret_value() in PLACEHOLDER_SECRETS:
             problems.append("OUTREACH_AT_API_KEY is a placeholder")
         if self.debug:

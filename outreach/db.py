@@ -127,5 +127,7 @@ def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) ->
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING tells a skipped row from an inserted one on both back ends (rowcount
+    # is -1 on PostgreSQL once SQLAlchemy adds its own RETURNING).
+    result = session.execute(stmt.returning(*table.primary_key.columns))
+    return result.first() is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 from outreach.config import get_settings
@@ -22,6 +23,29 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)
+
+
+_KEY_IN_URL = re.compile(r"([?&]key=)[^&\s]*")
+
+
+class RedactCallbackKey(logging.Filter):
+    """Blank out `?key=` in access-log lines: the callback secret must never reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _KEY_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _KEY_IN_URL.sub(r"\1***", record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the key filter on uvicorn's access logger (after uvicorn set up logging)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCallbackKey) for f in access.filters):
+        access.addFilter(RedactCallbackKey())
 
 
 def configure_logging() -> None:

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from outreach import models  # noqa: F401  (every table registered before first use)
 from outreach.config import get_settings
 from outreach.inbound.router import router as inbound_router
-from outreach.logging import configure_logging
+from outreach.logging import configure_logging, redact_access_log
 from outreach.outbox.metrics import OutboxCollector
 from outreach.outbox.router import router as outbox_router
 from outreach.ussd.router import events_router as ussd_events_router
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     """Build the API with every router."""
     settings = get_settings()
     configure_logging()
+    redact_access_log()
     app = FastAPI(title="outreach", version="0.1.0", debug=settings.debug)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(ussd_router)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 _TMP = Path(tempfile.mkdtemp(prefix="outreach-tests-"))
 os.environ["OUTREACH_ENV"] = "test"
@@ -182,6 +183,8 @@ def stack(migrated: None) -> Iterator[Stack]:
         "api": ["api", "--port", str(api_port)],
         "worker": ["worker", "--concurrency", "2"],
     }
+    # The stack's own Redis database starts empty: no session or task from an earlier run.
+    Redis.from_url(env["OUTREACH_REDIS_URL"]).flushdb()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, args in commands.items():
         log = (log_dir / f"{name}.log").open("wb")

@@ -320,7 +320,7 @@ def production_settings(compose: dict[str, Any], values: dict[str, str]) -> Sett
         env[key] = interpolate(str(value), values)
     # Init values win over the environment; every field the production check reads is given.
     fields: dict[str, Any] = {field_of(k): v for k, v in env.items()}
-    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **fields)
 
 
 def test_env_example_placeholders_are_refused_in_production(compose: dict[str, Any]) -> None:

@@ -13,8 +13,6 @@ def test_every_setting_is_documented() -> None:
     # Given the configuration page
     page = (DOCS / "configuration.md").read_text(encoding="utf-8")
     # When we look for each settings field's variable name
-    missing = [
-        name for name in Settings.model_fields if f"OUTREACH_{name.upper()}" not in page
-    ]
+    missing = [name for name in Settings.model_fields if f"OUTREACH_{name.upper()}" not in page]
     # Then none is missing
     assert missing == []

@@ -39,7 +39,8 @@ def receive(db: Session, *, sms: IncomingSms) -> bool:
             "text": sms.text,
             "link_id": sms.link_id,
             "network_code": sms.network_code,
-            "sent_date": sms.date,
+            # The form accepts 40 characters, the column 30: never fail AT's retried callback.
+            "sent_date": sms.date[:30] if sms.date else sms.date,
             "beneficiary_id": beneficiary_id,
         },
     )

@@ -20,7 +20,7 @@ class UssdEvent(BaseModel):
 
     session_id: str = Field(alias="sessionId", min_length=1, max_length=100)
     status: str = Field(max_length=20)
-    phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=25)
+    phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=20)
     service_code: str | None = Field(default=None, alias="serviceCode", max_length=40)
     network_code: str | None = Field(default=None, alias="networkCode", max_length=10)
     date: str | None = Field(default=None, max_length=30)

@@ -3,6 +3,8 @@ emulator → delivery report → `delivered`."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import httpx
 import pytest
 from sqlmodel import select
@@ -33,7 +35,7 @@ def _hop(api_url: str, session_id: str, text: str) -> str:
 
 def test_ussd_registration_ends_as_a_delivered_welcome_sms(stack, chw, db, wait_for) -> None:
     # Given the API, a Celery worker and the AT emulator running as separate processes
-    session_id = "ATUid_e2e_1"
+    session_id = f"ATUid_e2e_{uuid4().hex}"
     answers = ["", "1234", "1234*1", "1234*1*Mariam Keita", "1234*1*Mariam Keita*76123456"]
     # When a CHW registers Mariam Keita, 12 weeks pregnant, exactly as AT would post it
     for text in answers:
