@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from outreach.db import get_engine
-from outreach.outbox.models import SENDABLE_STATES, OutboundMessage
+from outreach.outbox.models import OutboundMessage, is_sendable
 from outreach.timeutil import utcnow
 
 
@@ -31,7 +31,7 @@ class OutboxCollector(Collector):
                 by_state.add_metric([status], count)
             oldest = session.exec(
                 select(func.min(OutboundMessage.due_at)).where(
-                    col(OutboundMessage.status).in_([s.value for s in SENDABLE_STATES]),
+                    is_sendable(),
                     col(OutboundMessage.due_at) <= utcnow(),
                 )
             ).first()

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, ColumnElement, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel, col
 
 from outreach.timeutil import utcnow
 
@@ -36,6 +36,11 @@ FINAL_STATES = frozenset(
     }
 )
 SENDABLE_STATES = frozenset({MessageStatus.QUEUED, MessageStatus.DEFERRED})
+
+
+def is_sendable() -> ColumnElement[bool]:
+    """SQL condition: the message may still be claimed for sending."""
+    return col(OutboundMessage.status).in_([s.value for s in SENDABLE_STATES])
 
 
 class MessageKind(StrEnum):

@@ -18,12 +18,12 @@ from outreach.db import after_commit, insert_ignore
 from outreach.gateways.base import RecipientResult
 from outreach.outbox.models import (
     FINAL_STATES,
-    SENDABLE_STATES,
     DeliveryReport,
     MessageAttempt,
     MessageStatus,
     OutboundMessage,
     Priority,
+    is_sendable,
 )
 from outreach.registry.models import Phone, PhoneStatus
 from outreach.timeutil import utcnow
@@ -125,7 +125,7 @@ def claim(session: Session, *, message_id: int, owner: str) -> Claim | None:
         update(OutboundMessage)
         .where(
             col(OutboundMessage.id) == message_id,
-            col(OutboundMessage.status).in_([s.value for s in SENDABLE_STATES]),
+            is_sendable(),
             col(OutboundMessage.due_at) <= now,
         )
         .values(
@@ -281,7 +281,7 @@ def sweep(session: Session) -> SweepResult:
         session.exec(
             select(OutboundMessage.id)
             .where(
-                col(OutboundMessage.status).in_([s.value for s in SENDABLE_STATES]),
+                is_sendable(),
                 col(OutboundMessage.due_at) <= now,
                 or_(
                     col(OutboundMessage.enqueued_at).is_(None),
@@ -310,7 +310,7 @@ def cancel_for_phone(session: Session, *, e164: str, reason: str) -> int:
         update(OutboundMessage)
         .where(
             col(OutboundMessage.to_number) == e164,
-            col(OutboundMessage.status).in_([s.value for s in SENDABLE_STATES]),
+            is_sendable(),
         )
         .values(status=MessageStatus.CANCELLED, failure_reason=reason, final_at=now, updated_at=now)
     )

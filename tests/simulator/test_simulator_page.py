@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -36,23 +34,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
-    # Binding before starting leaves no window for another process to take the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("emulator did not start")
-        time.sleep(0.01)
-    return server, thread, port
-
-
 @pytest.fixture
 def use_settings(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
     def apply(**overrides: Any) -> Settings:
@@ -72,12 +53,10 @@ def client() -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def emulator_port() -> Iterator[int]:
+def emulator_port(serve: Callable[[FastAPI], str]) -> int:
     # No delivery URL: the status stays "not reported yet" unless a test sets it.
-    server, thread, port = _serve(create_emulator(_settings(emulator_delivery_url="")))
-    yield port
-    server.should_exit = True
-    thread.join(timeout=5)
+    url = serve(create_emulator(_settings(emulator_delivery_url="")))
+    return int(url.rsplit(":", 1)[1])
 
 
 def _send_sms(port: int, to: str, message: str) -> None:
@@ -212,7 +191,9 @@ def test_inbox_lists_the_messages_the_emulator_accepted(
 
 
 def test_inbox_shows_the_delivery_reports_in_french(
-    client: TestClient, use_settings: Callable[..., Settings]
+    client: TestClient,
+    use_settings: Callable[..., Settings],
+    serve: Callable[[FastAPI], str],
 ) -> None:
     # Given an emulator that reports deliveries to a receiver that always answers 200
     sink = FastAPI()
@@ -221,36 +202,28 @@ def test_inbox_shows_the_delivery_reports_in_french(
     def delivery() -> dict[str, str]:
         return {"status": "ok"}
 
-    sink_server, sink_thread, sink_port = _serve(sink)
+    sink_url = serve(sink)
     emulator = create_emulator(
-        _settings(
-            emulator_delivery_url=f"http://127.0.0.1:{sink_port}/delivery",
-            emulator_delivery_delay_seconds=0.0,
-        )
+        _settings(emulator_delivery_url=f"{sink_url}/delivery", emulator_delivery_delay_seconds=0.0)
     )
-    server, thread, port = _serve(emulator)
-    try:
-        use_settings(emulator_port=port)
-        # And a first SMS delivered, then a second one the network fails to deliver
-        _send_sms(port, AWA, "Premier")
-        faults = {"delivery_status": {AWA: "Failed:DeliveryFailure"}}
-        assert httpx.post(f"http://127.0.0.1:{port}/emulator/faults", json=faults).is_success
-        _send_sms(port, AWA, "Second")
+    port = int(serve(emulator).rsplit(":", 1)[1])
+    use_settings(emulator_port=port)
+    # And a first SMS delivered, then a second one the network fails to deliver
+    _send_sms(port, AWA, "Premier")
+    faults = {"delivery_status": {AWA: "Failed:DeliveryFailure"}}
+    assert httpx.post(f"http://127.0.0.1:{port}/emulator/faults", json=faults).is_success
+    _send_sms(port, AWA, "Second")
 
-        # When the inbox is polled until both reports are in
-        statuses: list[str] = []
-        html = ""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            html = client.get("/simulator/inbox", params={"phone": AWA}).text
-            statuses = re.findall(r'<span class="sms-status">(.*?)</span>', html)
-            if "Envoyé" not in statuses:
-                break
-            time.sleep(0.05)
-    finally:
-        server.should_exit = sink_server.should_exit = True
-        thread.join(timeout=5)
-        sink_thread.join(timeout=5)
+    # When the inbox is polled until both reports are in
+    statuses: list[str] = []
+    html = ""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        html = client.get("/simulator/inbox", params={"phone": AWA}).text
+        statuses = re.findall(r'<span class="sms-status">(.*?)</span>', html)
+        if "Envoyé" not in statuses:
+            break
+        time.sleep(0.05)
 
     # Then each status reads in French, newest first, the failure with its reason
     assert statuses == ["Échec", "Remis"]
