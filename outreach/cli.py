@@ -31,7 +31,7 @@ DEMO_VILLAGES = ("Pelengana", "Sakoïba", "Dougounina")
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Apply the database migrations."""
     from outreach.migrate import upgrade
 

@@ -3,7 +3,8 @@
 from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
-from outreach.registry.models import Beneficiary, Child, Enrollment, Phone
+from outreach.programmes.models import Enrollment
+from outreach.registry.models import Beneficiary, Child, Phone
 from outreach.sites.models import Facility, Site
 from outreach.ussd.models import UssdSessionEvent
 

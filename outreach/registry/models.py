@@ -22,17 +22,6 @@ class PhoneKind(StrEnum):
     NONE = "none"
 
 
-class Programme(StrEnum):
-    PREGNANCY = "pregnancy"
-    INFANT = "infant"
-
-
-class EnrollmentStatus(StrEnum):
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-
-
 class Phone(SQLModel, table=True):
     """One handset number; several beneficiaries (and a CHW) may share it."""
 
@@ -69,18 +58,4 @@ class Child(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=120)
     sex: str | None = Field(default=None, max_length=1)
     birth_date: date
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class Enrollment(SQLModel, table=True):
-    """A beneficiary in a programme, anchored on a date (EDD or date of birth)."""
-
-    __tablename__ = "enrollment"
-
-    id: int | None = Field(default=None, primary_key=True)
-    beneficiary_id: int = Field(foreign_key="beneficiary.id", index=True)
-    child_id: int | None = Field(default=None, foreign_key="child.id")
-    programme: str = Field(max_length=20)
-    anchor_date: date
-    status: str = Field(default=EnrollmentStatus.ACTIVE, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -11,15 +11,9 @@ from sqlmodel import Session, select
 from messages import library
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import MessageKind, Priority
+from outreach.programmes.models import Enrollment, Programme
 from outreach.registry import phones
-from outreach.registry.models import (
-    Beneficiary,
-    Enrollment,
-    Phone,
-    PhoneKind,
-    PhoneStatus,
-    Programme,
-)
+from outreach.registry.models import Beneficiary, Phone, PhoneKind, PhoneStatus
 from outreach.timeutil import local_today, utcnow
 
 FULL_TERM_WEEKS = 40

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from messages.encoding import is_gsm7
 from outreach.outbox.models import MessageStatus, OutboundMessage
-from outreach.registry.models import Beneficiary, Enrollment, Phone
+from outreach.programmes.models import Enrollment
+from outreach.registry.models import Beneficiary, Phone
 from outreach.timeutil import local_today
 
 
