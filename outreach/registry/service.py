@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from messages import library
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import MessageKind, Priority
-from outreach.programmes.models import Enrollment, Programme
+from outreach.programmes import service as programmes_service
+from outreach.programmes.models import Enrollment
 from outreach.registry import phones
 from outreach.registry.models import Beneficiary, Phone, PhoneKind, PhoneStatus
 from outreach.timeutil import local_today, utcnow
@@ -94,10 +95,7 @@ def register_pregnancy(
     session.add(beneficiary)
     session.flush()
     assert beneficiary.id is not None
-    enrollment = Enrollment(
-        beneficiary_id=beneficiary.id, programme=Programme.PREGNANCY, anchor_date=edd
-    )
-    session.add(enrollment)
+    enrollment = programmes_service.start_pregnancy(session, beneficiary_id=beneficiary.id, edd=edd)
     welcome_id = None
     if phone_row.status == PhoneStatus.ACTIVE:
         welcome = outbox_service.enqueue(
