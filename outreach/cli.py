@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from outreach.config import VAR_DIR, get_settings
+from outreach.programmes.cli import content_app
 
 app = typer.Typer(
     help="Service SMS et USSD pour la santé maternelle et infantile.", no_args_is_help=True
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 chw_app = typer.Typer(help="Agents de santé communautaire (ASC).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(chw_app, name="chw")
+app.add_typer(content_app, name="content")
 console = Console()
 
 DEMO_CHW_PHONE = "+22370000001"
@@ -31,7 +33,7 @@ DEMO_VILLAGES = ("Pelengana", "Sakoïba", "Dougounina")
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
+def db_upgrade(revision: str = "head") -> None:
     """Apply the database migrations."""
     from outreach.migrate import upgrade
 
@@ -197,6 +199,68 @@ def chw_reset_pin(
     except ValueError as exc:
         _fail(str(exc))
     console.print("[green]PIN réinitialisé[/green]")
+
+
+@chw_app.command("pending")
+def chw_pending() -> None:
+    """List the self-registrations waiting for a CHW or staff to confirm them."""
+    from sqlmodel import col, select
+
+    from outreach.db import unit_of_work
+    from outreach.registry.models import Beneficiary, BeneficiaryStatus, SelfRegistration
+
+    table = Table("code", "nom", "déclaré", "village déclaré", "le")
+    with unit_of_work() as session:
+        rows = session.exec(
+            select(Beneficiary, SelfRegistration)
+            .join(SelfRegistration, col(SelfRegistration.beneficiary_id) == col(Beneficiary.id))
+            .where(Beneficiary.status == BeneficiaryStatus.PENDING)
+            .order_by(col(SelfRegistration.created_at))
+        ).all()
+        for woman, stated in rows:
+            said = (
+                f"enceinte, {stated.stated_weeks} sem."
+                if stated.stated_weeks is not None
+                else f"bébé de {stated.stated_child_months} mois"
+            )
+            table.add_row(
+                woman.code,
+                woman.name,
+                said,
+                stated.village_text or "-",
+                stated.created_at.strftime("%d/%m/%Y"),
+            )
+    console.print(table)
+
+
+@chw_app.command("confirm")
+def chw_confirm(
+    code: Annotated[str, typer.Option(help="Code d'inscription de la femme.")],
+    phone: Annotated[str, typer.Option(help="Numéro de l'agent qui la suivra.")],
+) -> None:
+    """Confirm a self-registration and give her to a CHW (she gets her confirmation SMS)."""
+    from outreach.chws import service as chw_service
+    from outreach.db import unit_of_work
+    from outreach.registry import phones
+    from outreach.registry import service as registry_service
+
+    try:
+        e164 = phones.normalize(phone)
+        with unit_of_work() as session:
+            chw = chw_service.get_by_phone(session, e164=e164)
+            woman = registry_service.find_by_code(session, code=code.strip())
+            if chw is None or chw.id is None:
+                _fail(f"aucun agent sur le numéro {e164}")
+                return
+            if woman is None or woman.id is None:
+                _fail(f"aucune inscription avec le code {code}")
+                return
+            registry_service.confirm_pending(session, beneficiary_id=woman.id, chw_id=chw.id)
+    except phones.InvalidPhoneNumber:
+        _fail(f"numéro invalide: {phone}")
+    except registry_service.RegistrationError:
+        _fail(f"l'inscription {code} n'est pas en attente")
+    console.print("[green]Inscription confirmée[/green]")
 
 
 @app.command()

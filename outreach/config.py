@@ -54,18 +54,51 @@ class Settings(BaseSettings):
     gateway_read_timeout: float = 9.05
 
     # Delivery pipeline.
-    send_max_attempts: int = 6
+    send_max_attempts: int = 10
     send_backoff_seconds: float = 30.0
     send_backoff_max_seconds: float = 3600.0
-    lease_seconds: int = 120
+    lease_seconds: float = 120.0
     sweep_interval_seconds: float = 15.0
+    # Most expired leases reclaimed and stray delivery reports matched per sweep.
     sweep_batch: int = 1000
-    # A row enqueued this long ago and still idle is enqueued again by the sweeper.
-    requeue_after_seconds: int = 60
     # What a send does after a timeout the gateway may or may not have accepted.
     ambiguous_policy: Literal["at_least_once", "at_most_once"] = "at_least_once"
+    # Per message kind, e.g. {"campaign": "at_most_once"}; others use ambiguous_policy.
+    ambiguous_policy_by_kind: dict[str, Literal["at_least_once", "at_most_once"]] = Field(
+        default_factory=dict
+    )
+    # Recipients per second for the whole gateway account, shared by every worker.
+    send_rate_per_second: float = Field(default=100.0, gt=0)
+    # Most recipients in one gateway call (capped at one second of the rate).
+    send_batch_size: int = Field(default=100, ge=1)
+    # How often beat starts a drain of due messages, and how long one drain task runs.
+    drain_tick_seconds: float = 1.0
+    drain_max_seconds: float = 30.0
+    # Send window in the programme's time zone, "HH:MM-HH:MM" (may cross midnight).
+    send_window: str = "08:00-20:00"
+    # Per message kind, e.g. {"reminder": "07:00-21:00"}; replies answer people at once.
+    send_window_by_kind: dict[str, str] = Field(default_factory=lambda: {"reply": "00:00-24:00"})
+    # Consecutive failed or rejected delivery reports after which a phone is unreachable.
+    unreachable_after_failures: int = Field(default=3, ge=1)
 
     ussd_session_ttl_seconds: int = 300
+    # A session dropped mid-flow is offered back ("1 Continuer / 2 Recommencer") when the
+    # same phone dials again within this window; 0 turns resuming off.
+    ussd_resume_window_seconds: int = 180
+
+    # Programmes and content.
+    # Send draft (unreviewed) programme messages; unset: only in development.
+    content_send_drafts: bool | None = None
+    # Per language: send the GSM-safe spelling (1 segment) rather than the original.
+    content_gsm_safe: dict[str, bool] = Field(default_factory=lambda: {"fr": True, "bm": True})
+    # Local times ("HH:MM") at which beat runs the daily programme fan-out.
+    programme_fanout_times: list[str] = Field(default_factory=lambda: ["07:30"])
+    # Enrollment ids per fan-out transaction.
+    programme_fanout_batch: int = Field(default=50_000, ge=1)
+    # Earlier days the fan-out covers again (a missed run, a late-evening registration).
+    programme_catchup_days: int = Field(default=1, ge=0)
+    # XOF per SMS segment, by "country" or "country/network" (e.g. "ML/Orange").
+    sms_prices_xof: dict[str, float] = Field(default_factory=lambda: {"ML": 25.0})
 
     simulator_enabled: bool = True
 
@@ -104,6 +137,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def send_drafts(self) -> bool:
+        """Whether unreviewed programme messages may be sent (development shows the programme)."""
+        if self.content_send_drafts is not None:
+            return self.content_send_drafts
+        return self.env == "development"
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.env != "production":
@@ -126,6 +166,8 @@ class Settings(BaseSettings):
             problems.append("OUTREACH_REDIS_URL must be set in production")
         if self.is_sqlite:
             problems.append("OUTREACH_DATABASE_URL must point at PostgreSQL in production")
+        if self.content_send_drafts:
+            problems.append("OUTREACH_CONTENT_SEND_DRAFTS must be off: only approved texts go out")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

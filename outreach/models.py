@@ -4,7 +4,14 @@ from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
-from outreach.registry.models import Beneficiary, Child, Phone
+from outreach.registry.models import (
+    Beneficiary,
+    Child,
+    Consent,
+    Phone,
+    SelfRegistration,
+    Transfer,
+)
 from outreach.sites.models import Facility, Site
 from outreach.ussd.models import UssdSessionEvent
 
@@ -13,6 +20,7 @@ __all__ = [
     "Child",
     "Chw",
     "ChwSite",
+    "Consent",
     "DeliveryReport",
     "Enrollment",
     "Facility",
@@ -21,6 +29,8 @@ __all__ = [
     "OptOutNotice",
     "OutboundMessage",
     "Phone",
+    "SelfRegistration",
     "Site",
+    "Transfer",
     "UssdSessionEvent",
 ]

@@ -179,7 +179,6 @@ def stack(migrated: None) -> Iterator[Stack]:
         OUTREACH_EMULATOR_DELIVERY_URL=f"http://127.0.0.1:{api_port}/callbacks/at/delivery",
         OUTREACH_EMULATOR_DELIVERY_DELAY_SECONDS="0.1",
         OUTREACH_REDIS_URL=_sibling_redis_db(os.environ["OUTREACH_REDIS_URL"]),
-        OUTREACH_REQUEUE_AFTER_SECONDS="2",
         PYTHONUNBUFFERED="1",
     )
     commands = {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 from outreach.config import get_settings
 from outreach.logging import configure_logging
+from outreach.programmes.beat import fan_out_schedule
 
 
 def create_celery() -> Celery:
@@ -39,12 +42,24 @@ def create_celery() -> Celery:
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"queue": "maintenance", "expires": settings.sweep_interval_seconds},
             },
+            # Rows inserted in bulk (the daily fan-out) or falling due later (retries,
+            # quiet hours) get no wake-up of their own: this tick is theirs.
+            "outbox-drain": {
+                "task": "outbox.drain",
+                "schedule": settings.drain_tick_seconds,
+                "options": {"queue": "outbox", "expires": max(1.0, settings.drain_tick_seconds)},
+            },
+            **fan_out_schedule(settings),
         },
         timezone="UTC",
-        imports=("workers.outbox",),
+        imports=("workers.outbox", "outreach.programmes.tasks"),
     )
     return app
 
 
 configure_logging()
+# A drain is published every tick: one "received / succeeded / sending due task" line per
+# second would drown the pipeline's own log lines. Failures are still logged as errors.
+for _name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 celery_app = create_celery()

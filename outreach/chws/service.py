@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from outreach.chws.models import Chw, ChwSite
 from outreach.config import get_settings
 from outreach.registry import service as registry_service
+from outreach.sites.models import Site
 from outreach.timeutil import utcnow
 
 MAX_PIN_ATTEMPTS = 5
@@ -39,7 +40,7 @@ def _digest(salt: str, pin: str) -> str:
 
 def valid_pin_format(pin: str) -> bool:
     """A PIN is exactly four digits."""
-    return len(pin) == 4 and pin.isdigit()
+    return len(pin) == 4 and pin.isascii() and pin.isdigit()
 
 
 def check_pin(session: Session, *, chw: Chw, pin: str) -> bool:
@@ -113,3 +114,36 @@ def get_by_phone(session: Session, *, e164: str) -> Chw | None:
         .join(Phone, col(Phone.id) == col(Chw.phone_id))
         .where(Phone.e164 == e164, Chw.active)
     ).first()
+
+
+def villages(session: Session, *, chw_id: int) -> list[Site]:
+    """The villages a CHW covers (a covered health area brings all its villages), by name."""
+    from outreach.sites import service as site_service
+    from outreach.sites.models import SiteLevel
+
+    covered = session.exec(
+        select(Site)
+        .join(ChwSite, col(ChwSite.site_id) == col(Site.id))
+        .where(ChwSite.chw_id == chw_id)
+    ).all()
+    found = {site.id: site for site in covered if site.level == SiteLevel.VILLAGE}
+    # Most CHWs cover villages directly: one query. An area needs a walk down the tree.
+    for site in covered:
+        if site.level != SiteLevel.VILLAGE and site.id is not None:
+            for village in site_service.villages_under(session, site_id=site.id):
+                found[village.id] = village
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def set_language(session: Session, *, chw: Chw, language: str) -> None:
+    """The CHW's screens and SMS from now on come in `language`."""
+    chw.language = language
+    session.add(chw)
+
+
+def phone_number(session: Session, *, chw: Chw) -> str | None:
+    """The CHW's number in E.164."""
+    from outreach.registry.models import Phone
+
+    phone = session.get(Phone, chw.phone_id)
+    return phone.e164 if phone else None

@@ -203,6 +203,8 @@ class Emulator:
         unit_cost = self.price * segments
         currency = self.settings.emulator_currency
         now = datetime.now(UTC).isoformat()
+        # Every recipient of one request shares it: the ledger tells calls apart.
+        call_id = uuid.uuid4().hex[:16]
 
         numbers = [n.strip() for n in fields["to"].split(",") if n.strip()]
         recipients: list[dict[str, Any]] = []
@@ -242,6 +244,7 @@ class Emulator:
                     "segments": segments,
                     "cost": cost,
                     "accepted_at": now,
+                    "call_id": call_id,
                     "timed_out": timed_out,
                     "delivery_status": None,
                     "failure_reason": None,

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import Column, ColumnElement, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, ColumnElement, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel, col
 
 from outreach.timeutil import utcnow
@@ -51,7 +51,7 @@ class MessageKind(StrEnum):
 
 
 class Priority(IntEnum):
-    """Lower sends first."""
+    """Lower sends first: the lanes, in the order they share the gateway's rate."""
 
     INTERACTIVE = 0
     REMINDER = 1
@@ -59,9 +59,23 @@ class Priority(IntEnum):
     CAMPAIGN = 3
 
 
+# The claim's scan order; partial so a backlog of sent rows never slows it down.
+_SENDABLE_SQL = "status IN ('queued', 'deferred')"
+
+
 class OutboundMessage(SQLModel, table=True):
     __tablename__ = "outbound_message"
-    __table_args__ = (Index("ix_outbound_message_status_due", "status", "priority", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbound_message_status_due", "status", "priority", "due_at"),
+        Index(
+            "ix_outbound_message_sendable",
+            "priority",
+            "due_at",
+            "id",
+            postgresql_where=text(_SENDABLE_SQL),
+            sqlite_where=text(_SENDABLE_SQL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=160, unique=True)
@@ -73,11 +87,15 @@ class OutboundMessage(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=5)
     beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
     status: str = Field(default=MessageStatus.QUEUED, max_length=20)
+    # When the next try may happen: first send, retry after backoff, or quiet-hours opening.
     due_at: datetime = Field(default_factory=utcnow)
+    # Past this moment the message is pointless (an appointment that is over): cancelled.
+    expires_at: datetime | None = None
     enqueued_at: datetime | None = None
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_expires_at: datetime | None = None
-    attempt_count: int = 0
+    # Bulk inserts (the daily fan-out) may leave it out.
+    attempt_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     gateway_message_id: str | None = Field(default=None, max_length=80, unique=True)
     cost: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 4)))
     currency: str | None = Field(default=None, max_length=3)

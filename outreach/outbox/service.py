@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, true, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
-from outreach.db import after_commit, insert_ignore
+from outreach.db import after_commit, get_engine, insert_ignore
 from outreach.gateways.base import RecipientResult
+from outreach.outbox import metrics
 from outreach.outbox.models import (
     FINAL_STATES,
     DeliveryReport,
@@ -25,13 +32,18 @@ from outreach.outbox.models import (
     Priority,
     is_sendable,
 )
+from outreach.outbox.windows import WindowState, window_state
 from outreach.registry.models import Phone, PhoneStatus
 from outreach.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 SEND_TASK = "outbox.send_message"
+DRAIN_TASK = "outbox.drain"
 SEND_QUEUE = "outbox"
+# Set while a drain is requested and not yet started: one wake-up per burst of enqueues.
+WAKE_KEY = "outreach:outbox:wake"
+WAKE_TTL_SECONDS = 5
 
 # Delivery report status -> outbox state. None: informative, the message stays `sent`.
 REPORT_STATUS: dict[str, MessageStatus | None] = {
@@ -42,26 +54,49 @@ REPORT_STATUS: dict[str, MessageStatus | None] = {
     "Sent": None,
     "Submitted": None,
     "Buffered": None,
+    # The handset is off; the operator keeps trying until Success, Failed or Expired.
     "AbsentSubscriber": None,
 }
+# Failure reasons that say nothing about the phone: they never count towards unreachable.
+NOT_THE_PHONE = frozenset({"InsufficientCredit", "InvalidLinkId"})
 
 # Per-recipient send codes that end the message for good.
 REJECTED_CODES = frozenset({403, 404, 406, 407, 409})
+INVALID_NUMBER_CODES = frozenset({403, 404})
+BLACKLIST_CODE = 406
 # The account, not the message, is at fault: hold the message until an operator acts.
-ACCOUNT_CODES = frozenset({402, 405})
+ACCOUNT_CODES = frozenset({401, 402, 405})
 ACCOUNT_HOLD = timedelta(minutes=15)
 
+# Attempt outcomes after which the gateway may hold a copy we did not hear about.
+AMBIGUOUS_OUTCOMES = ("timeout", "lease_expired", "late_result")
 
-def wake(message_id: int) -> None:
-    """Ask a worker to try this message now (best effort: the sweeper is the safety net)."""
+
+def wake(message_id: int | None = None) -> None:
+    """Ask a worker to drain due messages now (best effort: beat's tick is the safety net)."""
+    from redis.exceptions import RedisError
+
+    from outreach.redis import get_redis
     from workers.app import celery_app
 
-    celery_app.send_task(SEND_TASK, args=[message_id], queue=SEND_QUEUE)
+    try:
+        if not get_redis().set(WAKE_KEY, "1", nx=True, ex=WAKE_TTL_SECONDS):
+            return
+    except RedisError:
+        log.warning("wake-up flag unavailable; publishing anyway")
+    celery_app.send_task(DRAIN_TASK, queue=SEND_QUEUE)
 
 
-def _wake_all(message_ids: list[int]) -> None:
-    for message_id in message_ids:
-        wake(message_id)
+def wake_taken() -> None:
+    """A drain has started: the next enqueue must publish a new wake-up."""
+    from redis.exceptions import RedisError
+
+    from outreach.redis import get_redis
+
+    try:
+        get_redis().delete(WAKE_KEY)
+    except RedisError:
+        log.warning("wake-up flag unavailable")
 
 
 def enqueue(
@@ -76,6 +111,7 @@ def enqueue(
     language: str | None = None,
     sender_id: str | None = None,
     due_at: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> OutboundMessage:
     """Add a message to the outbox once per dedupe key; a worker is woken after commit."""
     existing = session.exec(
@@ -95,14 +131,13 @@ def enqueue(
         language=language,
         beneficiary_id=beneficiary_id,
         due_at=due,
+        expires_at=expires_at,
         enqueued_at=now if due <= now else None,
     )
     session.add(message)
     session.flush()
     if due <= now:
-        message_id = message.id
-        assert message_id is not None
-        after_commit(session, lambda: wake(message_id))
+        after_commit(session, wake)
     return message
 
 
@@ -115,111 +150,367 @@ class Claim:
     to_number: str
     body: str
     sender_id: str | None
+    kind: str = ""
+    priority: int = Priority.PROGRAMME
+    lease: str = ""
+
+
+def _window_filter(state: WindowState) -> ColumnElement[bool]:
+    kind = col(OutboundMessage.kind)
+    if state.default_open:
+        closed = state.closed_overrides
+        return kind.not_in(closed) if closed else true()
+    return kind.in_(state.open_overrides)
+
+
+def _claimable(now: datetime, state: WindowState) -> list[ColumnElement[bool]]:
+    return [is_sendable(), col(OutboundMessage.due_at) <= now, _window_filter(state)]
+
+
+def claim_due(
+    session: Session, *, owner: str, limit: int, now: datetime | None = None
+) -> list[Claim]:
+    """Lease up to `limit` due messages, highest lane first, in one atomic statement."""
+    return _claim(session, owner=owner, limit=limit, only_id=None, now=now)
 
 
 def claim(session: Session, *, message_id: int, owner: str) -> Claim | None:
-    """Lease a due message for sending, or return None if it is not ours to send."""
+    """Lease one due message for sending, or return None if it is not ours to send."""
+    claims = _claim(session, owner=owner, limit=1, only_id=message_id, now=None)
+    return claims[0] if claims else None
+
+
+def _claim(
+    session: Session, *, owner: str, limit: int, only_id: int | None, now: datetime | None
+) -> list[Claim]:
     settings = get_settings()
+    now = now or utcnow()
+    state = window_state(now)
+    lease = f"{owner[:70]}/{uuid.uuid4().hex[:8]}"
+    conditions = _claimable(now, state)
+    if only_id is not None:
+        conditions.append(col(OutboundMessage.id) == only_id)
+    values: dict[str, Any] = {
+        "status": MessageStatus.SENDING,
+        "lease_owner": lease,
+        "lease_expires_at": now + timedelta(seconds=settings.lease_seconds),
+        "attempt_count": col(OutboundMessage.attempt_count) + 1,
+        "updated_at": now,
+    }
+    returned = (
+        col(OutboundMessage.id),
+        col(OutboundMessage.to_number),
+        col(OutboundMessage.body),
+        col(OutboundMessage.sender_id),
+        col(OutboundMessage.kind),
+        col(OutboundMessage.priority),
+        col(OutboundMessage.expires_at),
+        col(OutboundMessage.attempt_count),
+    )
+    order = (
+        col(OutboundMessage.priority),
+        col(OutboundMessage.due_at),
+        col(OutboundMessage.id),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # SKIP LOCKED inside a CTE joined by id: exactly `limit` rows, never more, and two
+        # workers never wait on each other's rows.
+        picked = (
+            select(col(OutboundMessage.id))
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+        )
+        stmt = (
+            update(OutboundMessage)
+            .where(col(OutboundMessage.id) == picked.c.id)
+            .values(**values)
+            .returning(*returned)
+        )
+    else:
+        # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this one
+        # statement runs alone; no other writer can claim between its SELECT and UPDATE.
+        picked_ids = (
+            select(col(OutboundMessage.id)).where(*conditions).order_by(*order).limit(limit)
+        )
+        stmt = (
+            update(OutboundMessage)
+            .where(col(OutboundMessage.id).in_(picked_ids.scalar_subquery()))
+            .values(**values)
+            .returning(*returned)
+        )
+    rows = sorted(session.execute(stmt).all(), key=lambda r: (r.priority, r.id))
+    if not rows:
+        return []
+    # Consent is checked at send time: an opt-out after queueing cancels the message,
+    # and so does a moment that has passed (a reminder for an appointment that is over).
+    inactive = dict(
+        session.exec(
+            select(Phone.e164, Phone.status).where(
+                col(Phone.e164).in_({r.to_number for r in rows}),
+                col(Phone.status) != PhoneStatus.ACTIVE,
+            )
+        ).all()
+    )
+    reasons: dict[int, str] = {}
+    for row in rows:
+        if row.to_number in inactive:
+            reasons[row.id] = f"phone_{inactive[row.to_number]}"
+        elif row.expires_at is not None and row.expires_at <= now:
+            reasons[row.id] = "no_longer_due"
+    for reason in set(reasons.values()):
+        ids = [i for i, r in reasons.items() if r == reason]
+        session.execute(
+            update(OutboundMessage)
+            .where(col(OutboundMessage.id).in_(ids))
+            .values(
+                status=MessageStatus.CANCELLED,
+                failure_reason=reason,
+                final_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempt_count=col(OutboundMessage.attempt_count) - 1,
+            )
+        )
+        _count_after_commit(
+            session, [metrics.transition(MessageStatus.CANCELLED, reason, len(ids))]
+        )
+    kept = [r for r in rows if r.id not in reasons]
+    if not kept:
+        return []
+    attempts = session.execute(
+        MessageAttempt.__table__.insert().returning(  # type: ignore[attr-defined]
+            MessageAttempt.__table__.c.id,  # type: ignore[attr-defined]
+            MessageAttempt.__table__.c.message_id,  # type: ignore[attr-defined]
+        ),
+        [
+            {"message_id": r.id, "number": r.attempt_count, "worker": owner[:80], "started_at": now}
+            for r in kept
+        ],
+    ).all()
+    attempt_ids = {a.message_id: a.id for a in attempts}
+    return [
+        Claim(
+            message_id=r.id,
+            attempt_id=attempt_ids[r.id],
+            to_number=r.to_number,
+            body=r.body,
+            sender_id=r.sender_id,
+            kind=r.kind,
+            priority=r.priority,
+            lease=lease,
+        )
+        for r in kept
+    ]
+
+
+def release(session: Session, *, claims: Sequence[Claim]) -> int:
+    """Hand claimed messages back untried (a higher lane is waiting, or the lease runs short)."""
+    if not claims:
+        return 0
     now = utcnow()
-    leased = session.execute(
+    ids = [c.message_id for c in claims]
+    leases = {c.lease for c in claims}
+    result = session.execute(
         update(OutboundMessage)
         .where(
-            col(OutboundMessage.id) == message_id,
-            is_sendable(),
-            col(OutboundMessage.due_at) <= now,
+            col(OutboundMessage.id).in_(ids),
+            col(OutboundMessage.status) == MessageStatus.SENDING,
+            col(OutboundMessage.lease_owner).in_(leases),
         )
         .values(
-            status=MessageStatus.SENDING,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
-            attempt_count=col(OutboundMessage.attempt_count) + 1,
+            status=MessageStatus.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempt_count=col(OutboundMessage.attempt_count) - 1,
             updated_at=now,
         )
-        .returning(col(OutboundMessage.id))
-    ).first()
-    if leased is None:
-        return None
-    message = session.get(OutboundMessage, message_id, populate_existing=True)
-    assert message is not None
-    # Consent is checked at send time: an opt-out after queueing cancels the message.
-    phone = session.exec(select(Phone).where(Phone.e164 == message.to_number)).first()
-    if phone is not None and phone.status != PhoneStatus.ACTIVE:
-        _finish(message, MessageStatus.CANCELLED, now, reason=f"phone_{phone.status}")
-        return None
-    attempt = MessageAttempt(message_id=message_id, number=message.attempt_count, worker=owner)
-    session.add(attempt)
-    session.flush()
-    assert attempt.id is not None
-    return Claim(
-        message_id=message_id,
-        attempt_id=attempt.id,
-        to_number=message.to_number,
-        body=message.body,
-        sender_id=message.sender_id,
+    )
+    # No request left: these were never tries.
+    session.execute(
+        delete(MessageAttempt).where(
+            col(MessageAttempt.id).in_([c.attempt_id for c in claims]),
+            col(MessageAttempt.finished_at).is_(None),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@lru_cache
+def _autocommit_engine(engine: Engine) -> Engine:
+    return engine.execution_options(sqlite_begin=None)
+
+
+def read_session() -> Session:
+    """A session for reads only: on SQLite it takes no write lock."""
+    return Session(_autocommit_engine(get_engine()))
+
+
+def has_due(
+    session: Session, *, above_priority: int | None = None, now: datetime | None = None
+) -> bool:
+    """Is any message claimable now (with a lower priority number than `above_priority`)?"""
+    now = now or utcnow()
+    conditions = _claimable(now, window_state(now))
+    if above_priority is not None:
+        conditions.append(col(OutboundMessage.priority) < above_priority)
+    return session.exec(select(OutboundMessage.id).where(*conditions).limit(1)).first() is not None
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """What one gateway call did to its messages, for the caller's logs and counters."""
+
+    by_message: dict[int, str] = field(default_factory=dict)
+    events: list[metrics.Event] = field(default_factory=list)
+    accepted: int = 0
+
+
+def record_results(
+    session: Session, *, claims: Sequence[Claim], results: Iterable[RecipientResult]
+) -> CallOutcome:
+    """Store the gateway's per-recipient answers and move each message accordingly."""
+    by_number = {r.number: r for r in results}
+    return _record(
+        session,
+        claims=claims,
+        decide=lambda claim: by_number.get(claim.to_number),
+        error=None,
+        ambiguous=False,
     )
 
 
-def record_result(session: Session, *, claim: Claim, result: RecipientResult) -> OutboundMessage:
-    """Store the gateway's answer for one recipient and move the message accordingly."""
+def record_failure(
+    session: Session, *, claims: Sequence[Claim], error: str, ambiguous: bool
+) -> CallOutcome:
+    """Store a failed call for each of its recipients: retry, or unknown when ambiguous."""
+    return _record(session, claims=claims, decide=lambda _c: None, error=error, ambiguous=ambiguous)
+
+
+def _record(
+    session: Session,
+    *,
+    claims: Sequence[Claim],
+    decide: Callable[[Claim], RecipientResult | None],
+    error: str | None,
+    ambiguous: bool,
+) -> CallOutcome:
     now = utcnow()
-    message, attempt = _load(session, claim)
-    attempt.finished_at = now
-    attempt.status_code = result.status_code
-    attempt.gateway_message_id = result.message_id
-    attempt.cost = result.cost
-    message.lease_owner = None
-    message.lease_expires_at = None
-    message.updated_at = now
-    if message.status != MessageStatus.SENDING:
-        # The lease expired and someone else moved it; the attempt row keeps the evidence.
-        attempt.outcome = "late_result"
-        return message
-    if result.accepted:
-        attempt.outcome = "accepted"
-        message.status = MessageStatus.SENT
-        message.gateway_message_id = result.message_id
-        message.cost = result.cost
-        message.currency = result.currency
-        message.sent_at = now
-        session.flush()
-        _apply_pending_reports(session, message)
-    elif result.status_code in REJECTED_CODES:
-        attempt.outcome = "rejected"
-        _finish(message, MessageStatus.REJECTED, now, reason=result.status)
-        _mark_phone(session, message.to_number, result.status_code)
-    elif result.status_code in ACCOUNT_CODES:
-        attempt.outcome = "account_hold"
-        log.error(
-            "gateway account problem: %s (%s); message %s held",
-            result.status,
-            result.status_code,
-            message.id,
+    outcome = CallOutcome()
+    messages = {
+        m.id: m
+        for m in session.exec(
+            select(OutboundMessage)
+            .where(col(OutboundMessage.id).in_([c.message_id for c in claims]))
+            .execution_options(populate_existing=True)
         )
-        _defer(message, now + ACCOUNT_HOLD)
-    else:
-        attempt.outcome = "gateway_error"
-        _retry_or_fail(message, now, error=f"{result.status_code} {result.status}")
-    return message
+    }
+    attempts = {
+        a.id: a
+        for a in session.exec(
+            select(MessageAttempt).where(col(MessageAttempt.id).in_([c.attempt_id for c in claims]))
+        )
+    }
+    sent: list[OutboundMessage] = []
+    phone_codes: dict[str, int] = {}
+    for claim in claims:
+        message, attempt = messages[claim.message_id], attempts[claim.attempt_id]
+        result = decide(claim)
+        attempt.finished_at = now
+        if result is not None:
+            attempt.status_code = result.status_code
+            attempt.gateway_message_id = result.message_id
+            attempt.cost = result.cost
+        current = message.status == MessageStatus.SENDING and message.lease_owner == claim.lease
+        if not current:
+            # The lease expired and someone else moved it; the attempt row keeps the evidence.
+            attempt.outcome = "late_result"
+            attempt.error = (error or "")[:2000] or None
+            outcome.by_message[claim.message_id] = "late_result"
+            continue
+        message.lease_owner = None
+        message.lease_expires_at = None
+        message.updated_at = now
+        if error is not None or result is None:
+            problem = error or "gateway did not report this recipient"
+            # A 2xx answer that leaves our recipient out is as unknowable as a timeout.
+            is_ambiguous = ambiguous if error is not None else True
+            attempt.outcome = "timeout" if is_ambiguous else "error"
+            attempt.error = problem[:2000]
+            message.last_error = problem[:2000]
+            label = "ambiguous" if is_ambiguous else "error"
+            if is_ambiguous and ambiguous_policy(message.kind) == "at_most_once":
+                message.status = MessageStatus.UNKNOWN
+                outcome.events.append(metrics.transition(MessageStatus.UNKNOWN, "timeout"))
+            else:
+                if is_ambiguous:
+                    outcome.events.append(
+                        metrics.event("outreach_outbox_possible_duplicates", "timeout")
+                    )
+                outcome.events.append(
+                    _retry_or_fail(
+                        message, now, error=problem, reason="timeout" if is_ambiguous else "error"
+                    )
+                )
+            outcome.by_message[claim.message_id] = label
+            continue
+        if result.accepted:
+            attempt.outcome = "accepted"
+            message.status = MessageStatus.SENT
+            message.gateway_message_id = result.message_id
+            message.cost = result.cost
+            message.currency = result.currency
+            message.sent_at = now
+            sent.append(message)
+            outcome.accepted += 1
+            outcome.events.append(metrics.transition(MessageStatus.SENT, str(result.status_code)))
+        elif result.status_code in REJECTED_CODES:
+            attempt.outcome = "rejected"
+            _finish(message, MessageStatus.REJECTED, now, reason=result.status)
+            phone_codes[message.to_number] = result.status_code
+            outcome.events.append(metrics.transition(MessageStatus.REJECTED, result.status))
+        elif result.status_code in ACCOUNT_CODES:
+            attempt.outcome = "account_hold"
+            log.error(
+                "gateway account problem: %s (%s); message %s held",
+                result.status,
+                result.status_code,
+                message.id,
+            )
+            _defer(message, now + ACCOUNT_HOLD)
+            message.last_error = f"{result.status_code} {result.status}"
+            outcome.events.append(
+                metrics.event("outreach_gateway_account_problems", str(result.status_code))
+            )
+            outcome.events.append(metrics.transition(MessageStatus.DEFERRED, result.status))
+        else:
+            attempt.outcome = "gateway_error"
+            outcome.events.append(
+                _retry_or_fail(
+                    message,
+                    now,
+                    error=f"{result.status_code} {result.status}",
+                    reason=result.status or str(result.status_code),
+                )
+            )
+        outcome.by_message[claim.message_id] = str(message.status)
+    session.flush()
+    if phone_codes:
+        _mark_phones(session, phone_codes, outcome.events)
+    if sent:
+        _apply_pending_reports(session, sent, outcome.events)
+        for message in sent:
+            outcome.by_message[message.id or 0] = str(message.status)
+    return outcome
 
 
-def record_error(session: Session, *, claim: Claim, error: str, ambiguous: bool) -> OutboundMessage:
-    """Store a failed try; retry it, or mark it unknown when the gateway may have it."""
-    now = utcnow()
-    message, attempt = _load(session, claim)
-    attempt.finished_at = now
-    attempt.outcome = "timeout" if ambiguous else "error"
-    attempt.error = error[:2000]
-    message.lease_owner = None
-    message.lease_expires_at = None
-    message.updated_at = now
-    message.last_error = error[:2000]
-    if message.status != MessageStatus.SENDING:
-        return message
-    if ambiguous and get_settings().ambiguous_policy == "at_most_once":
-        message.status = MessageStatus.UNKNOWN
-        return message
-    _retry_or_fail(message, now, error=error)
-    return message
+def ambiguous_policy(kind: str) -> str:
+    """What a try the gateway may have accepted leads to, for this kind of message."""
+    settings = get_settings()
+    return settings.ambiguous_policy_by_kind.get(kind, settings.ambiguous_policy)
 
 
 def apply_delivery_report(
@@ -258,49 +549,40 @@ def apply_delivery_report(
     message = session.exec(
         select(OutboundMessage).where(OutboundMessage.gateway_message_id == gateway_message_id)
     ).first()
+    events: list[metrics.Event] = []
     if message is not None:
-        _apply_report(message, report)
+        _apply_report(session, message, report, events)
+    _count_after_commit(session, events)
     return report
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     reclaimed: int
-    woken: int
+    deferred: int
+    cancelled: int
     reports_matched: int
+    due: bool
 
 
-def sweep(session: Session) -> SweepResult:
-    """Reclaim expired leases, match stray delivery reports and wake due idle messages."""
-    settings = get_settings()
-    now = utcnow()
-    reclaimed = _reclaim_expired_leases(session, now)
-    matched = _match_stray_reports(session)
-    stale = now - timedelta(seconds=settings.requeue_after_seconds)
-    due_ids = list(
-        session.exec(
-            select(OutboundMessage.id)
-            .where(
-                is_sendable(),
-                col(OutboundMessage.due_at) <= now,
-                or_(
-                    col(OutboundMessage.enqueued_at).is_(None),
-                    col(OutboundMessage.enqueued_at) < stale,
-                ),
-            )
-            .order_by(col(OutboundMessage.priority), col(OutboundMessage.due_at))
-            .limit(settings.sweep_batch)
-        )
+def sweep(session: Session, *, now: datetime | None = None) -> SweepResult:
+    """Reclaim expired leases, apply quiet hours and validity, match stray reports."""
+    now = now or utcnow()
+    events: list[metrics.Event] = []
+    reclaimed = _reclaim_expired_leases(session, now, events)
+    cancelled = _cancel_no_longer_due(session, now, events)
+    deferred = _defer_closed_kinds(session, now, events)
+    matched = _match_stray_reports(session, events)
+    _count_after_commit(session, events)
+    session.flush()
+    due = has_due(session, now=now)
+    return SweepResult(
+        reclaimed=reclaimed,
+        deferred=deferred,
+        cancelled=cancelled,
+        reports_matched=matched,
+        due=due,
     )
-    if due_ids:
-        session.execute(
-            update(OutboundMessage)
-            .where(col(OutboundMessage.id).in_(due_ids))
-            .values(enqueued_at=now)
-        )
-        ids = [i for i in due_ids if i is not None]
-        after_commit(session, lambda: _wake_all(ids))
-    return SweepResult(reclaimed=reclaimed, woken=len(due_ids), reports_matched=matched)
 
 
 def cancel_for_phone(session: Session, *, e164: str, reason: str) -> int:
@@ -314,21 +596,22 @@ def cancel_for_phone(session: Session, *, e164: str, reason: str) -> int:
         )
         .values(status=MessageStatus.CANCELLED, failure_reason=reason, final_at=now, updated_at=now)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    count = int(getattr(result, "rowcount", 0) or 0)
+    _count_after_commit(session, [metrics.transition(MessageStatus.CANCELLED, reason, count)])
+    return count
 
 
-def _load(session: Session, claim: Claim) -> tuple[OutboundMessage, MessageAttempt]:
-    message = session.get(OutboundMessage, claim.message_id, populate_existing=True)
-    attempt = session.get(MessageAttempt, claim.attempt_id)
-    assert message is not None and attempt is not None
-    return message, attempt
+def _count_after_commit(session: Session, events: list[metrics.Event]) -> None:
+    if any(amount for _n, _l, amount in events):
+        frozen = list(events)
+        after_commit(session, lambda: metrics.record(frozen))
 
 
 def _finish(
     message: OutboundMessage, status: MessageStatus, now: datetime, *, reason: str | None
 ) -> None:
     message.status = status
-    message.failure_reason = reason
+    message.failure_reason = reason[:60] if reason else None
     message.final_at = now
     message.updated_at = now
     message.lease_owner = None
@@ -341,62 +624,122 @@ def _defer(message: OutboundMessage, due_at: datetime) -> None:
     message.enqueued_at = None
 
 
-def _retry_or_fail(message: OutboundMessage, now: datetime, *, error: str) -> None:
+def _retry_or_fail(
+    message: OutboundMessage, now: datetime, *, error: str, reason: str
+) -> metrics.Event:
     settings = get_settings()
     message.last_error = error[:2000]
     if message.attempt_count >= settings.send_max_attempts:
         _finish(message, MessageStatus.FAILED, now, reason="max_attempts")
-        return
+        return metrics.transition(MessageStatus.FAILED, "max_attempts")
     delay = min(
         settings.send_backoff_max_seconds,
         settings.send_backoff_seconds * 2 ** max(0, message.attempt_count - 1),
     )
-    # Full jitter spreads retries from many messages that failed together.
+    # Jitter spreads retries from the many messages of one failed call.
     delay = random.uniform(delay / 2, delay)
     message.status = MessageStatus.QUEUED
     message.due_at = now + timedelta(seconds=delay)
     message.enqueued_at = None
+    return metrics.transition(MessageStatus.QUEUED, f"retry_{reason}"[:60])
 
 
-def _mark_phone(session: Session, e164: str, status_code: int) -> None:
-    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
-    if phone is None:
-        return
-    if status_code == 406:
-        # The person blocked our sender: that is an opt-out.
-        phone.status = PhoneStatus.OPTED_OUT
-        phone.opted_out_at = utcnow()
-    elif status_code in (403, 404):
-        phone.status = PhoneStatus.INVALID
-    session.add(phone)
+def _mark_phones(session: Session, codes: dict[str, int], events: list[metrics.Event]) -> None:
+    phones = session.exec(select(Phone).where(col(Phone.e164).in_(list(codes)))).all()
+    for phone in phones:
+        code = codes[phone.e164]
+        if code == BLACKLIST_CODE:
+            # The person blocked our sender: that is an opt-out.
+            phone.status = PhoneStatus.OPTED_OUT
+            phone.opted_out_at = utcnow()
+        elif code in INVALID_NUMBER_CODES:
+            phone.status = PhoneStatus.INVALID
+        else:
+            continue
+        session.add(phone)
+        events.append(metrics.event("outreach_phones_marked", phone.status))
 
 
-def _apply_report(message: OutboundMessage, report: DeliveryReport) -> None:
+def _apply_report(
+    session: Session,
+    message: OutboundMessage,
+    report: DeliveryReport,
+    events: list[metrics.Event],
+) -> None:
     report.message_id = message.id
     report.applied = True
+    session.add(report)
     target = REPORT_STATUS.get(report.status)
     if target is None or message.status in FINAL_STATES:
         return
     if message.status not in (MessageStatus.SENT, MessageStatus.UNKNOWN):
         return
     _finish(message, target, utcnow(), reason=report.failure_reason)
+    events.append(metrics.transition(target, report.failure_reason))
+    if target in (MessageStatus.FAILED, MessageStatus.REJECTED):
+        _check_unreachable(session, message.to_number, events)
 
 
-def _apply_pending_reports(session: Session, message: OutboundMessage) -> None:
+def _is_hard_failure(message: OutboundMessage) -> bool:
+    return (
+        message.status in (MessageStatus.FAILED, MessageStatus.REJECTED)
+        and message.failure_reason not in NOT_THE_PHONE
+        and message.failure_reason != "max_attempts"
+    )
+
+
+def _check_unreachable(session: Session, e164: str, events: list[metrics.Event]) -> None:
+    """Several delivery failures in a row on one phone: mark it for staff to check."""
+    needed = get_settings().unreachable_after_failures
+    session.flush()
+    latest = session.exec(
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.to_number == e164,
+            col(OutboundMessage.status).in_(
+                [
+                    MessageStatus.DELIVERED,
+                    MessageStatus.FAILED,
+                    MessageStatus.REJECTED,
+                    MessageStatus.EXPIRED,
+                ]
+            ),
+            col(OutboundMessage.gateway_message_id).is_not(None),
+        )
+        .order_by(col(OutboundMessage.final_at).desc(), col(OutboundMessage.id).desc())
+        .limit(needed)
+    ).all()
+    if len(latest) < needed or not all(_is_hard_failure(m) for m in latest):
+        return
+    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
+    if phone is None or phone.status != PhoneStatus.ACTIVE:
+        return
+    log.warning("phone %s unreachable after %d failed deliveries", phone.id, needed)
+    phone.status = PhoneStatus.UNREACHABLE
+    session.add(phone)
+    events.append(metrics.event("outreach_phones_marked", PhoneStatus.UNREACHABLE))
+
+
+def _apply_pending_reports(
+    session: Session, messages: list[OutboundMessage], events: list[metrics.Event]
+) -> None:
+    by_gateway_id = {m.gateway_message_id: m for m in messages if m.gateway_message_id}
+    if not by_gateway_id:
+        return
     reports = session.exec(
         select(DeliveryReport)
         .where(
-            DeliveryReport.gateway_message_id == message.gateway_message_id,
+            col(DeliveryReport.gateway_message_id).in_(list(by_gateway_id)),
             col(DeliveryReport.applied).is_(False),
         )
         .order_by(col(DeliveryReport.id))
     ).all()
     # A final report wins whatever order the reports came in.
     for report in sorted(reports, key=lambda r: REPORT_STATUS.get(r.status) in FINAL_STATES):
-        _apply_report(message, report)
+        _apply_report(session, by_gateway_id[report.gateway_message_id], report, events)
 
 
-def _match_stray_reports(session: Session) -> int:
+def _match_stray_reports(session: Session, events: list[metrics.Event]) -> int:
     strays = session.exec(
         select(DeliveryReport, OutboundMessage)
         .join(
@@ -404,31 +747,107 @@ def _match_stray_reports(session: Session) -> int:
             col(OutboundMessage.gateway_message_id) == col(DeliveryReport.gateway_message_id),
         )
         .where(col(DeliveryReport.applied).is_(False))
-        .limit(1000)
+        .limit(get_settings().sweep_batch)
     ).all()
     for report, message in strays:
-        _apply_report(message, report)
+        _apply_report(session, message, report, events)
     return len(strays)
 
 
-def _reclaim_expired_leases(session: Session, now: datetime) -> int:
+def _reclaim_expired_leases(session: Session, now: datetime, events: list[metrics.Event]) -> int:
     expired = session.exec(
-        select(OutboundMessage).where(
+        select(OutboundMessage)
+        .where(
             OutboundMessage.status == MessageStatus.SENDING,
             col(OutboundMessage.lease_expires_at) < now,
         )
+        .limit(get_settings().sweep_batch)
     ).all()
-    policy = get_settings().ambiguous_policy
+    if not expired:
+        return 0
+    # The worker died mid-try: the gateway may or may not have the message.
+    session.execute(
+        update(MessageAttempt)
+        .where(
+            col(MessageAttempt.message_id).in_([m.id for m in expired]),
+            col(MessageAttempt.finished_at).is_(None),
+        )
+        .values(outcome="lease_expired", finished_at=now, error="worker lost during the try")
+    )
     for message in expired:
-        # The worker died mid-try: the gateway may or may not have the message.
         log.warning("lease expired on message %s (owner %s)", message.id, message.lease_owner)
         message.lease_owner = None
         message.lease_expires_at = None
         message.updated_at = now
         message.last_error = "lease expired: worker lost during a try"
-        if policy == "at_most_once":
+        if ambiguous_policy(message.kind) == "at_most_once":
             message.status = MessageStatus.UNKNOWN
+            events.append(metrics.transition(MessageStatus.UNKNOWN, "lease_expired"))
         else:
             message.status = MessageStatus.QUEUED
+            message.due_at = now
             message.enqueued_at = None
+            events.append(metrics.transition(MessageStatus.QUEUED, "lease_expired"))
+            events.append(metrics.event("outreach_outbox_possible_duplicates", "lease_expired"))
+        session.add(message)
     return len(expired)
+
+
+def _cancel_no_longer_due(session: Session, now: datetime, events: list[metrics.Event]) -> int:
+    result = session.execute(
+        update(OutboundMessage)
+        .where(
+            is_sendable(),
+            col(OutboundMessage.expires_at).is_not(None),
+            col(OutboundMessage.expires_at) <= now,
+        )
+        .values(
+            status=MessageStatus.CANCELLED,
+            failure_reason="no_longer_due",
+            final_at=now,
+            updated_at=now,
+        )
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    events.append(metrics.transition(MessageStatus.CANCELLED, "no_longer_due", count))
+    return count
+
+
+def _defer_closed_kinds(session: Session, now: datetime, events: list[metrics.Event]) -> int:
+    """Move due messages of kinds outside their send window to the window's next opening."""
+    state = window_state(now)
+    kind = col(OutboundMessage.kind)
+    targets: list[tuple[ColumnElement[bool], datetime]] = [
+        (kind == closed, state.opening(closed)) for closed in state.closed_overrides
+    ]
+    if not state.default_open:
+        targets.append((kind.not_in(list(state.overrides)), state.default_opening))
+    total = 0
+    for which, opening in targets:
+        base = [is_sendable(), col(OutboundMessage.due_at) <= now, which]
+        # A message whose moment will have passed at the opening is not sent late.
+        stale = session.execute(
+            update(OutboundMessage)
+            .where(*base, col(OutboundMessage.expires_at).is_not(None))
+            .where(col(OutboundMessage.expires_at) <= opening)
+            .values(
+                status=MessageStatus.CANCELLED,
+                failure_reason="no_longer_due",
+                final_at=now,
+                updated_at=now,
+            )
+        )
+        events.append(
+            metrics.transition(
+                MessageStatus.CANCELLED, "no_longer_due", int(getattr(stale, "rowcount", 0) or 0)
+            )
+        )
+        moved = session.execute(
+            update(OutboundMessage)
+            .where(*base)
+            .values(status=MessageStatus.DEFERRED, due_at=opening, updated_at=now)
+        )
+        count = int(getattr(moved, "rowcount", 0) or 0)
+        events.append(metrics.transition(MessageStatus.DEFERRED, "quiet_hours", count))
+        total += count
+    return total

@@ -1,13 +1,17 @@
-"""Starting, switching and stopping programme enrollments."""
+"""Starting, switching, pausing and stopping programme enrollments."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from messages import library
+from messages import schedule as content_schedule
+from outreach.chws.models import Chw
+from outreach.config import get_settings
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -17,8 +21,8 @@ from outreach.outbox.models import (
     is_sendable,
 )
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
-from outreach.registry.models import Beneficiary, Child, Phone, PhoneStatus
-from outreach.timeutil import utcnow
+from outreach.registry.models import Beneficiary, Child, Phone, PhoneKind, PhoneStatus
+from outreach.timeutil import local_today, utcnow
 
 
 def active_enrollments(session: Session, *, beneficiary_id: int) -> list[Enrollment]:
@@ -33,10 +37,32 @@ def active_enrollments(session: Session, *, beneficiary_id: int) -> list[Enrollm
     )
 
 
+def _running(session: Session, beneficiary_id: int) -> list[Enrollment]:
+    return list(
+        session.exec(
+            select(Enrollment).where(
+                Enrollment.beneficiary_id == beneficiary_id,
+                col(Enrollment.status).in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+            )
+        )
+    )
+
+
+def _addressee(session: Session, beneficiary_id: int) -> str | None:
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None:
+        return None
+    return library.addressee(beneficiary.name, beneficiary.language)
+
+
 def start_pregnancy(session: Session, *, beneficiary_id: int, edd: date) -> Enrollment:
     """Enroll a pregnant woman, anchored on her expected delivery date."""
     enrollment = Enrollment(
-        beneficiary_id=beneficiary_id, programme=Programme.PREGNANCY, anchor_date=edd
+        beneficiary_id=beneficiary_id,
+        programme=Programme.PREGNANCY,
+        anchor_date=edd,
+        start_date=local_today(),
+        addressee=_addressee(session, beneficiary_id),
     )
     session.add(enrollment)
     session.flush()
@@ -50,6 +76,8 @@ def start_infant(session: Session, *, beneficiary_id: int, child: Child) -> Enro
         child_id=child.id,
         programme=Programme.INFANT,
         anchor_date=child.birth_date,
+        start_date=local_today(),
+        addressee=_addressee(session, beneficiary_id),
     )
     session.add(enrollment)
     session.flush()
@@ -65,7 +93,7 @@ def record_birth(
     child_name: str | None = None,
 ) -> Enrollment:
     """Close the pregnancy and move the mother to the infant programme from the real birth date."""
-    for enrollment in active_enrollments(session, beneficiary_id=beneficiary_id):
+    for enrollment in _running(session, beneficiary_id):
         if enrollment.programme == Programme.PREGNANCY:
             enrollment.status = EnrollmentStatus.COMPLETED
             session.add(enrollment)
@@ -78,26 +106,113 @@ def record_birth(
 
 def record_loss(session: Session, *, beneficiary_id: int) -> None:
     """Stop every programme at once and send one kind message, never a congratulation."""
-    for enrollment in active_enrollments(session, beneficiary_id=beneficiary_id):
+    for enrollment in _running(session, beneficiary_id):
         enrollment.status = EnrollmentStatus.STOPPED
         session.add(enrollment)
     _cancel_programme_messages(session, beneficiary_id=beneficiary_id, reason="loss")
     beneficiary = session.get(Beneficiary, beneficiary_id)
-    if beneficiary is None or beneficiary.phone_id is None:
+    if beneficiary is None:
         return
-    phone = session.get(Phone, beneficiary.phone_id)
-    if phone is None or phone.status != PhoneStatus.ACTIVE:
+    to = recipient(session, beneficiary=beneficiary)
+    if to is None:
         return
+    body = library.render(
+        "loss_support", to.language, gsm_safe=_gsm_safe(to.language), name=beneficiary.name
+    )
     outbox_service.enqueue(
         session,
         dedupe_key=f"loss:{beneficiary_id}:{utcnow().date().isoformat()}",
-        to_number=phone.e164,
-        body=library.render("loss_support", beneficiary.language, name=beneficiary.name),
+        to_number=to.number,
+        # The kind message already names her; the CHW also needs to know who it is for.
+        body=(to.prefix if to.relay else "") + body,
         kind=MessageKind.REPLY,
         priority=Priority.INTERACTIVE,
         beneficiary_id=beneficiary_id,
-        language=beneficiary.language,
+        language=to.language,
     )
+
+
+def pause(session: Session, *, beneficiary_id: int) -> int:
+    """Hold her programme messages (travel, illness, her wish); returns enrollments paused."""
+    paused = 0
+    for enrollment in active_enrollments(session, beneficiary_id=beneficiary_id):
+        enrollment.status = EnrollmentStatus.PAUSED
+        session.add(enrollment)
+        paused += 1
+    _cancel_programme_messages(session, beneficiary_id=beneficiary_id, reason="paused")
+    return paused
+
+
+def resume(session: Session, *, beneficiary_id: int) -> int:
+    """Restart paused programmes at her current stage, without the messages she missed."""
+    resumed = 0
+    for enrollment in session.exec(
+        select(Enrollment).where(
+            Enrollment.beneficiary_id == beneficiary_id,
+            Enrollment.status == EnrollmentStatus.PAUSED,
+        )
+    ):
+        enrollment.status = EnrollmentStatus.ACTIVE
+        enrollment.start_date = local_today()
+        session.add(enrollment)
+        resumed += 1
+    return resumed
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a beneficiary's messages go, in which language, behind which address prefix."""
+
+    number: str
+    language: str
+    prefix: str
+    # True when the message goes to her CHW to be passed on.
+    relay: bool = False
+
+
+def recipient(session: Session, *, beneficiary: Beneficiary) -> Recipient | None:
+    """Her own phone; a shared one with her name; her CHW's when she has none; or None."""
+    if beneficiary.phone_id is not None and beneficiary.phone_kind != PhoneKind.NONE:
+        phone = session.get(Phone, beneficiary.phone_id)
+        # An opted-out phone stays silent: her wish is not rerouted to the CHW.
+        if phone is None or phone.status != PhoneStatus.ACTIVE:
+            return None
+        language = beneficiary.language
+        prefix = ""
+        if beneficiary.phone_kind == PhoneKind.SHARED:
+            prefix = _prefix(beneficiary, language, relay=False)
+        return Recipient(phone.e164, language, prefix)
+    chw = session.get(Chw, beneficiary.chw_id) if beneficiary.chw_id else None
+    if chw is None or not chw.active:
+        return None
+    chw_phone = session.get(Phone, chw.phone_id)
+    if chw_phone is None or chw_phone.status != PhoneStatus.ACTIVE:
+        return None
+    # The CHW reads the message and passes it on: it is written in her language.
+    prefix = _prefix(beneficiary, chw.language, relay=True)
+    return Recipient(chw_phone.e164, chw.language, prefix, relay=True)
+
+
+def current_text(session: Session, *, enrollment: Enrollment, language: str) -> str | None:
+    """The programme message of her current stage, as sent (advice again on demand)."""
+    slots = content_schedule.slots(
+        library.load().values(), include_drafts=get_settings().send_drafts
+    )
+    slot = content_schedule.current(
+        slots, programme=enrollment.programme, anchor=enrollment.anchor_date, day=local_today()
+    )
+    if slot is None:
+        return None
+    return library.get(slot.key).text(language, gsm_safe=_gsm_safe(language))
+
+
+def _gsm_safe(language: str) -> bool:
+    return get_settings().content_gsm_safe.get(language, True)
+
+
+def _prefix(beneficiary: Beneficiary, language: str, *, relay: bool) -> str:
+    before, after = library.address_parts(language, relay=relay, gsm_safe=_gsm_safe(language))
+    return before + library.addressee(beneficiary.name, language) + after
 
 
 def _cancel_programme_messages(session: Session, *, beneficiary_id: int, reason: str) -> None:

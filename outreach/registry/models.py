@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from outreach.timeutil import utcnow
@@ -14,6 +15,14 @@ class PhoneStatus(StrEnum):
     ACTIVE = "active"
     OPTED_OUT = "opted_out"
     INVALID = "invalid"
+    UNREACHABLE = "unreachable"
+
+
+class BeneficiaryStatus(StrEnum):
+    ACTIVE = "active"
+    # Self-registered by USSD: waits for a CHW or staff to confirm; only a welcome is sent.
+    PENDING = "pending"
+    OPTED_OUT = "opted_out"
 
 
 class PhoneKind(StrEnum):
@@ -59,3 +68,52 @@ class Child(SQLModel, table=True):
     sex: str | None = Field(default=None, max_length=1)
     birth_date: date
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Consent(SQLModel, table=True):
+    """Who agreed, for whom, when, through which channel, to which version of the text."""
+
+    __tablename__ = "consent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    beneficiary_id: int = Field(foreign_key="beneficiary.id", index=True)
+    # The CHW who read the text aloud; None when the woman answered herself.
+    chw_id: int | None = Field(default=None, foreign_key="chw.id")
+    channel: str = Field(max_length=20)
+    text_key: str = Field(max_length=60)
+    text_version: int
+    language: str = Field(max_length=5)
+    granted: bool = True
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class Transfer(SQLModel, table=True):
+    """A beneficiary taken over by another CHW (often after displacement)."""
+
+    __tablename__ = "beneficiary_transfer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    beneficiary_id: int = Field(foreign_key="beneficiary.id", index=True)
+    from_chw_id: int | None = Field(default=None, foreign_key="chw.id")
+    to_chw_id: int = Field(foreign_key="chw.id")
+    from_village_id: int | None = Field(default=None, foreign_key="site.id")
+    to_village_id: int | None = Field(default=None, foreign_key="site.id")
+    moved_at: datetime = Field(default_factory=utcnow)
+
+
+class SelfRegistration(SQLModel, table=True):
+    """What a woman said about herself by USSD, until a CHW or staff confirms it."""
+
+    __tablename__ = "self_registration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    beneficiary_id: int = Field(foreign_key="beneficiary.id", unique=True)
+    kind: str = Field(max_length=20)
+    stated_weeks: int | None = None
+    stated_child_months: int | None = None
+    # Expected delivery date or estimated birth date, for duplicate checks.
+    estimated_anchor: date
+    village_text: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+    confirmed_by_chw_id: int | None = Field(default=None, foreign_key="chw.id")

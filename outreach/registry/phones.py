@@ -41,3 +41,19 @@ def mask(e164: str | None) -> str:
     if len(e164) <= 6:
         return "*" * len(e164)
     return e164[:4] + "*" * (len(e164) - 6) + e164[-2:]
+
+
+def national(e164: str) -> str:
+    """The number as people in the country dial it (70 12 34 56 in Mali)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def mask_name(name: str | None) -> str:
+    """Initials only: a log line must not name a woman."""
+    if not name:
+        return "-"
+    return "".join(part[0] + "." for part in name.split() if part)

@@ -1,26 +1,55 @@
-"""Registering beneficiaries and their enrollments."""
+"""Registering beneficiaries and children: consent, duplicates, transfers, self-registration."""
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlmodel import Session, select
+from rapidfuzz import fuzz
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from messages import library
 from outreach.outbox import service as outbox_service
-from outreach.outbox.models import MessageKind, Priority
+from outreach.outbox.models import (
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+    Priority,
+    is_sendable,
+)
 from outreach.programmes import service as programmes_service
-from outreach.programmes.models import Enrollment
+from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
 from outreach.registry import phones
-from outreach.registry.models import Beneficiary, Phone, PhoneKind, PhoneStatus
+from outreach.registry.models import (
+    Beneficiary,
+    BeneficiaryStatus,
+    Child,
+    Consent,
+    Phone,
+    PhoneKind,
+    PhoneStatus,
+    SelfRegistration,
+    Transfer,
+)
 from outreach.timeutil import local_today, utcnow
+
+log = logging.getLogger(__name__)
 
 FULL_TERM_WEEKS = 40
 MIN_PREGNANCY_WEEKS = 1
 MAX_PREGNANCY_WEEKS = 42
+MAX_INFANT_MONTHS = 24
 CODE_DIGITS = 6
+# Two spellings of one name by two people (Aoua / Awa, Traore / Traoré) score above this.
+NAME_SIMILARITY = 82
+DUPLICATE_WINDOW = timedelta(weeks=4)
+DAYS_PER_MONTH = 30.4375
 
 
 class RegistrationError(ValueError):
@@ -45,6 +74,25 @@ def edd_from_weeks(*, weeks: int, today: date) -> date:
     return today + timedelta(weeks=FULL_TERM_WEEKS - weeks)
 
 
+def weeks_from_edd(*, edd: date, today: date) -> int:
+    """Completed weeks of pregnancy today for an expected delivery date."""
+    return FULL_TERM_WEEKS - (edd - today).days // 7
+
+
+def weeks_from_months(months: int) -> int:
+    """Months of pregnancy as counted in the field, in completed weeks."""
+    return max(MIN_PREGNANCY_WEEKS, round(months * DAYS_PER_MONTH / 7))
+
+
+def birth_date_from_age(
+    *, weeks: int | None = None, months: int | None = None, today: date
+) -> date:
+    """An infant's estimated date of birth from an age in weeks or months."""
+    if weeks is not None:
+        return today - timedelta(weeks=weeks)
+    return today - timedelta(days=round((months or 0) * DAYS_PER_MONTH))
+
+
 def new_code(session: Session) -> str:
     """A short numeric registration code, easy to type on a keypad, unique."""
     while True:
@@ -56,6 +104,29 @@ def new_code(session: Session) -> str:
             return code
 
 
+def normalise_name(name: str) -> str:
+    """Lower case, no accents, letters and single spaces: how names are compared."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^a-z]+", " ", plain).split())
+
+
+def similar_names(a: str, b: str) -> bool:
+    """True when two names are probably the same person's, spelt by two people."""
+    return fuzz.token_sort_ratio(normalise_name(a), normalise_name(b)) >= NAME_SIMILARITY
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentInfo:
+    """A consent given during registration: by whom, through which channel, to which text."""
+
+    text_key: str
+    text_version: int
+    language: str
+    channel: str = "ussd"
+    chw_id: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Registration:
     beneficiary: Beneficiary
@@ -63,56 +134,474 @@ class Registration:
     welcome_message_id: int | None
 
 
+def _new_beneficiary(
+    session: Session,
+    *,
+    name: str,
+    phone: str | None,
+    phone_kind: PhoneKind,
+    chw_id: int | None,
+    language: str,
+    village_id: int | None,
+    displaced: bool,
+    status: BeneficiaryStatus = BeneficiaryStatus.ACTIVE,
+) -> Beneficiary:
+    clean_name = " ".join(name.split())
+    if not clean_name:
+        raise RegistrationError("nom vide")
+    phone_row = get_or_create_phone(session, raw=phone) if phone else None
+    beneficiary = Beneficiary(
+        code=new_code(session),
+        name=clean_name[:120],
+        phone_id=phone_row.id if phone_row else None,
+        phone_kind=phone_kind if phone_row else PhoneKind.NONE,
+        chw_id=chw_id,
+        village_id=village_id,
+        language=language,
+        displaced=displaced,
+        status=status,
+    )
+    session.add(beneficiary)
+    session.flush()
+    return beneficiary
+
+
+def record_consent(session: Session, *, beneficiary_id: int, consent: ConsentInfo) -> Consent:
+    """Keep who agreed to the messages, for whom, when, how and to which text."""
+    row = Consent(
+        beneficiary_id=beneficiary_id,
+        chw_id=consent.chw_id,
+        channel=consent.channel,
+        text_key=consent.text_key,
+        text_version=consent.text_version,
+        language=consent.language,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def register_pregnancy(
     session: Session,
     *,
     name: str,
-    phone: str,
-    weeks: int,
+    phone: str | None,
+    weeks: int | None = None,
+    edd: date | None = None,
     chw_id: int | None,
     language: str = "fr",
     village_id: int | None = None,
     displaced: bool = False,
     phone_kind: PhoneKind = PhoneKind.OWN,
+    consent: ConsentInfo | None = None,
 ) -> Registration:
-    """Create a pregnant beneficiary, her enrollment and her welcome SMS, in one transaction."""
-    clean_name = " ".join(name.split())
-    if not clean_name:
-        raise RegistrationError("nom vide")
+    """Create a pregnant beneficiary, her enrollment and confirmation SMS, in one transaction."""
     today = local_today()
-    edd = edd_from_weeks(weeks=weeks, today=today)
-    phone_row = get_or_create_phone(session, raw=phone)
-    beneficiary = Beneficiary(
-        code=new_code(session),
-        name=clean_name[:120],
-        phone_id=phone_row.id,
+    if edd is None:
+        if weeks is None:
+            raise RegistrationError("ni semaines ni terme")
+        edd = edd_from_weeks(weeks=weeks, today=today)
+    beneficiary = _new_beneficiary(
+        session,
+        name=name,
+        phone=phone,
         phone_kind=phone_kind,
         chw_id=chw_id,
-        village_id=village_id,
         language=language,
+        village_id=village_id,
         displaced=displaced,
     )
-    session.add(beneficiary)
-    session.flush()
     assert beneficiary.id is not None
+    if consent is not None:
+        record_consent(session, beneficiary_id=beneficiary.id, consent=consent)
     enrollment = programmes_service.start_pregnancy(session, beneficiary_id=beneficiary.id, edd=edd)
+    welcome_id = notify_registration(session, beneficiary=beneficiary)
+    return Registration(
+        beneficiary=beneficiary, enrollment=enrollment, welcome_message_id=welcome_id
+    )
+
+
+def add_child(
+    session: Session, *, beneficiary_id: int, birth_date: date, sex: str | None
+) -> Enrollment:
+    """Add an infant to a mother and enroll her in the infant programme for it."""
+    child = Child(mother_id=beneficiary_id, birth_date=birth_date, sex=sex)
+    session.add(child)
+    session.flush()
+    return programmes_service.start_infant(session, beneficiary_id=beneficiary_id, child=child)
+
+
+def register_mother_with_infant(
+    session: Session,
+    *,
+    name: str,
+    phone: str | None,
+    birth_date: date,
+    sex: str | None,
+    chw_id: int | None,
+    language: str = "fr",
+    village_id: int | None = None,
+    displaced: bool = False,
+    phone_kind: PhoneKind = PhoneKind.OWN,
+    consent: ConsentInfo | None = None,
+) -> Registration:
+    """Create a mother, her infant, the infant enrollment and the confirmation SMS."""
+    beneficiary = _new_beneficiary(
+        session,
+        name=name,
+        phone=phone,
+        phone_kind=phone_kind,
+        chw_id=chw_id,
+        language=language,
+        village_id=village_id,
+        displaced=displaced,
+    )
+    assert beneficiary.id is not None
+    if consent is not None:
+        record_consent(session, beneficiary_id=beneficiary.id, consent=consent)
+    enrollment = add_child(session, beneficiary_id=beneficiary.id, birth_date=birth_date, sex=sex)
+    welcome_id = notify_registration(session, beneficiary=beneficiary)
+    return Registration(
+        beneficiary=beneficiary, enrollment=enrollment, welcome_message_id=welcome_id
+    )
+
+
+def _phone_of(session: Session, phone_id: int | None) -> Phone | None:
+    return session.get(Phone, phone_id) if phone_id is not None else None
+
+
+def _chw_contact(session: Session, chw_id: int | None) -> tuple[str, str, Phone | None, str]:
+    """Name, phone number, phone row and language of a CHW (empty when unknown)."""
+    from outreach.chws.models import Chw
+
+    chw = session.get(Chw, chw_id) if chw_id is not None else None
+    if chw is None:
+        return "", "", None, "fr"
+    phone = _phone_of(session, chw.phone_id)
+    return chw.name, phones.national(phone.e164) if phone else "", phone, chw.language
+
+
+def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | None:
+    """Queue the confirmation SMS: to her (or to her CHW, addressed by name) and to the CHW."""
+    assert beneficiary.id is not None
+    chw_name, chw_number, chw_phone, chw_language = _chw_contact(session, beneficiary.chw_id)
+    values: dict[str, Any] = {
+        "name": beneficiary.name,
+        "code": beneficiary.code,
+        "chw_name": chw_name,
+        "chw_phone": chw_number,
+    }
+    own = _phone_of(session, beneficiary.phone_id)
     welcome_id = None
-    if phone_row.status == PhoneStatus.ACTIVE:
+    if own is not None and own.status == PhoneStatus.ACTIVE:
+        key = "ussd_registration_shared" if beneficiary.phone_kind == PhoneKind.SHARED else None
         welcome = outbox_service.enqueue(
             session,
             dedupe_key=f"welcome:{beneficiary.id}",
-            to_number=phone_row.e164,
-            body=library.render("welcome_pregnancy", language, name=beneficiary.name),
+            to_number=own.e164,
+            body=library.render(
+                key or "ussd_registration_confirmed", beneficiary.language, **values
+            ),
+            kind=MessageKind.REPLY,
+            priority=Priority.INTERACTIVE,
+            beneficiary_id=beneficiary.id,
+            language=beneficiary.language,
+        )
+        welcome_id = welcome.id
+    elif own is None and chw_phone is not None and chw_phone.status == PhoneStatus.ACTIVE:
+        # No phone: her messages go to the CHW, addressed by her name, in her language.
+        welcome = outbox_service.enqueue(
+            session,
+            dedupe_key=f"welcome:{beneficiary.id}",
+            to_number=chw_phone.e164,
+            body=library.render("ussd_registration_proxy", beneficiary.language, **values),
+            kind=MessageKind.REPLY,
+            priority=Priority.INTERACTIVE,
+            beneficiary_id=beneficiary.id,
+            language=beneficiary.language,
+        )
+        welcome_id = welcome.id
+    if chw_phone is not None and chw_phone.status == PhoneStatus.ACTIVE:
+        outbox_service.enqueue(
+            session,
+            dedupe_key=f"registered-chw:{beneficiary.id}",
+            to_number=chw_phone.e164,
+            body=library.render("ussd_registration_chw", chw_language, **values),
+            kind=MessageKind.REPLY,
+            priority=Priority.INTERACTIVE,
+            language=chw_language,
+        )
+    session.flush()
+    return welcome_id
+
+
+def anchor_dates(session: Session, *, beneficiary_id: int) -> list[date]:
+    """The dates a record is pinned to: EDDs, births, or a self-registration's estimate."""
+    dates: list[date] = []
+    for enrollment in session.exec(
+        select(Enrollment).where(Enrollment.beneficiary_id == beneficiary_id)
+    ):
+        dates.append(enrollment.anchor_date)
+    for child in session.exec(select(Child).where(Child.mother_id == beneficiary_id)):
+        dates.append(child.birth_date)
+    for pending in session.exec(
+        select(SelfRegistration).where(SelfRegistration.beneficiary_id == beneficiary_id)
+    ):
+        dates.append(pending.estimated_anchor)
+    return dates
+
+
+def find_duplicates(
+    session: Session,
+    *,
+    name: str,
+    phone: str | None,
+    village_id: int | None,
+    anchor: date | None,
+) -> list[Beneficiary]:
+    """Likely existing records of the same woman: same phone and a similar name, or same
+    village, a similar name and an EDD (or birth) within four weeks."""
+    found: dict[int, Beneficiary] = {}
+    if phone:
+        on_phone = session.exec(
+            select(Beneficiary)
+            .join(Phone, col(Phone.id) == col(Beneficiary.phone_id))
+            .where(Phone.e164 == phone)
+        ).all()
+        for other in on_phone:
+            if other.id is not None and similar_names(name, other.name):
+                found[other.id] = other
+    if village_id is not None and anchor is not None:
+        in_village = session.exec(
+            select(Beneficiary).where(Beneficiary.village_id == village_id)
+        ).all()
+        for other in in_village:
+            if other.id is None or other.id in found or not similar_names(name, other.name):
+                continue
+            if any(
+                abs(d - anchor) <= DUPLICATE_WINDOW
+                for d in anchor_dates(session, beneficiary_id=other.id)
+            ):
+                found[other.id] = other
+    return sorted(found.values(), key=lambda b: b.created_at, reverse=True)
+
+
+def confirm_pending(
+    session: Session,
+    *,
+    beneficiary_id: int,
+    chw_id: int,
+    edd: date | None = None,
+    birth_date: date | None = None,
+    sex: str | None = None,
+    village_id: int | None = None,
+    consent: ConsentInfo | None = None,
+) -> Beneficiary:
+    """A CHW confirms a self-registration: she is enrolled and gets her confirmation SMS."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None or beneficiary.status != BeneficiaryStatus.PENDING:
+        raise RegistrationError("pas en attente")
+    pending = session.exec(
+        select(SelfRegistration).where(SelfRegistration.beneficiary_id == beneficiary_id)
+    ).first()
+    if edd is None and birth_date is None and pending is not None:
+        if pending.kind == Programme.INFANT:
+            birth_date = pending.estimated_anchor
+        else:
+            edd = pending.estimated_anchor
+    beneficiary.status = BeneficiaryStatus.ACTIVE
+    beneficiary.chw_id = chw_id
+    if village_id is not None:
+        beneficiary.village_id = village_id
+    session.add(beneficiary)
+    if consent is not None:
+        record_consent(session, beneficiary_id=beneficiary_id, consent=consent)
+    if birth_date is not None:
+        add_child(session, beneficiary_id=beneficiary_id, birth_date=birth_date, sex=sex)
+    else:
+        programmes_service.start_pregnancy(
+            session, beneficiary_id=beneficiary_id, edd=edd or local_today()
+        )
+    if pending is not None:
+        pending.confirmed_at = utcnow()
+        pending.confirmed_by_chw_id = chw_id
+        session.add(pending)
+    session.flush()
+    notify_registration(session, beneficiary=beneficiary)
+    return beneficiary
+
+
+def self_register(
+    session: Session,
+    *,
+    phone: str,
+    name: str,
+    language: str,
+    weeks: int | None = None,
+    child_months: int | None = None,
+    village_text: str | None = None,
+    village_id: int | None = None,
+) -> Beneficiary:
+    """A woman registers herself by USSD: a pending record and a welcome SMS, nothing more."""
+    today = local_today()
+    if weeks is not None:
+        kind, anchor = Programme.PREGNANCY, edd_from_weeks(weeks=weeks, today=today)
+    elif child_months is not None:
+        kind, anchor = Programme.INFANT, birth_date_from_age(months=child_months, today=today)
+    else:
+        raise RegistrationError("ni grossesse ni enfant")
+    beneficiary = _new_beneficiary(
+        session,
+        name=name,
+        phone=phone,
+        phone_kind=PhoneKind.OWN,
+        chw_id=None,
+        language=language,
+        village_id=village_id,
+        displaced=False,
+        status=BeneficiaryStatus.PENDING,
+    )
+    assert beneficiary.id is not None
+    session.add(
+        SelfRegistration(
+            beneficiary_id=beneficiary.id,
+            kind=kind,
+            stated_weeks=weeks,
+            stated_child_months=child_months,
+            estimated_anchor=anchor,
+            village_text=village_text,
+        )
+    )
+    record_consent(
+        session,
+        beneficiary_id=beneficiary.id,
+        consent=ConsentInfo(text_key="self_consent", text_version=1, language=language),
+    )
+    own = _phone_of(session, beneficiary.phone_id)
+    if own is not None and own.status == PhoneStatus.ACTIVE:
+        outbox_service.enqueue(
+            session,
+            dedupe_key=f"self-welcome:{beneficiary.id}",
+            to_number=own.e164,
+            body=library.render("ussd_self_registration", language, name=beneficiary.name),
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
             language=language,
         )
-        welcome_id = welcome.id
     session.flush()
-    return Registration(
-        beneficiary=beneficiary, enrollment=enrollment, welcome_message_id=welcome_id
+    return beneficiary
+
+
+def transfer(
+    session: Session, *, beneficiary_id: int, to_chw_id: int, to_village_id: int | None
+) -> Transfer:
+    """Another CHW takes her over: enrollments and history stay, the move is recorded."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None:
+        raise RegistrationError("inconnue")
+    move = Transfer(
+        beneficiary_id=beneficiary_id,
+        from_chw_id=beneficiary.chw_id,
+        to_chw_id=to_chw_id,
+        from_village_id=beneficiary.village_id,
+        to_village_id=to_village_id,
     )
+    beneficiary.chw_id = to_chw_id
+    if to_village_id is not None:
+        beneficiary.village_id = to_village_id
+    session.add(beneficiary)
+    session.add(move)
+    session.flush()
+    return move
+
+
+def find_by_phone(session: Session, *, e164: str) -> list[Beneficiary]:
+    """Every beneficiary using a phone number, oldest first."""
+    return list(
+        session.exec(
+            select(Beneficiary)
+            .join(Phone, col(Phone.id) == col(Beneficiary.phone_id))
+            .where(Phone.e164 == e164)
+            .order_by(col(Beneficiary.id))
+        )
+    )
+
+
+def find_by_code(session: Session, *, code: str) -> Beneficiary | None:
+    """The beneficiary with this registration code."""
+    return session.exec(select(Beneficiary).where(Beneficiary.code == code)).first()
+
+
+def recent_for_chw(session: Session, *, chw_id: int, limit: int = 30) -> list[Beneficiary]:
+    """The CHW's women, latest registered first."""
+    return list(
+        session.exec(
+            select(Beneficiary)
+            .where(Beneficiary.chw_id == chw_id)
+            .order_by(col(Beneficiary.created_at).desc(), col(Beneficiary.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def active_pregnancy(session: Session, *, beneficiary_id: int) -> Enrollment | None:
+    """Her active pregnancy enrollment, if any."""
+    for enrollment in programmes_service.active_enrollments(session, beneficiary_id=beneficiary_id):
+        if enrollment.programme == Programme.PREGNANCY:
+            return enrollment
+    return None
+
+
+def current_enrollment(session: Session, *, beneficiary_id: int) -> Enrollment | None:
+    """Her most recent active enrollment."""
+    return session.exec(
+        select(Enrollment)
+        .where(
+            Enrollment.beneficiary_id == beneficiary_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .order_by(col(Enrollment.created_at).desc(), col(Enrollment.id).desc())
+    ).first()
+
+
+def set_language(session: Session, *, beneficiary_id: int, language: str) -> None:
+    """Her messages from now on come in `language`."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is not None:
+        beneficiary.language = language
+        session.add(beneficiary)
+
+
+def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
+    """Stop her messages. On a phone of her own the whole number is opted out; on a
+    shared phone only her record, so the others on it keep theirs."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None:
+        return
+    beneficiary.status = BeneficiaryStatus.OPTED_OUT
+    session.add(beneficiary)
+    phone = _phone_of(session, beneficiary.phone_id)
+    others = (
+        [b for b in find_by_phone(session, e164=phone.e164) if b.id != beneficiary_id]
+        if phone
+        else []
+    )
+    if phone is not None and not others:
+        opt_out_phone(session, raw=phone.e164, reason="ussd_stop")
+    else:
+        now = utcnow()
+        session.execute(
+            update(OutboundMessage)
+            .where(col(OutboundMessage.beneficiary_id) == beneficiary_id, is_sendable())
+            .values(
+                status=MessageStatus.CANCELLED,
+                failure_reason="ussd_stop",
+                final_at=now,
+                updated_at=now,
+            )
+        )
+    session.flush()
 
 
 def opt_out_phone(session: Session, *, raw: str, reason: str) -> Phone | None:

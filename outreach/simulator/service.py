@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 DEMO_PHONE = "+22370000001"
 
 USSD_CALLBACK_PATH = "/callbacks/at/ussd"
+# Where AT posts its end-of-session notification; the simulator posts it on hang-up too,
+# so a call cut mid-flow can be resumed from the next one, as with a real network.
+USSD_EVENTS_PATH = "/callbacks/at/ussd/events"
 
 # Short enough that a dead emulator never stacks up the 2 s polls of an open page.
 EMULATOR_TIMEOUT_SECONDS = 2.0
@@ -88,6 +91,7 @@ def render_page(*, root_path: str = "") -> str:
         .render(
             base=root_path.rstrip("/"),
             callback_path=USSD_CALLBACK_PATH,
+            events_path=USSD_EVENTS_PATH,
             callback_key=key,
             service_code=settings.ussd_service_code,
             demo_phone=DEMO_PHONE,

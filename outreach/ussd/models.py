@@ -27,4 +27,6 @@ class UssdSessionEvent(SQLModel, table=True):
     last_app_response: str | None = Field(default=None, sa_column=Column(Text))
     error_message: str | None = Field(default=None, sa_column=Column(Text))
     event_date: str | None = Field(default=None, max_length=30)
+    # The screen the caller last saw (our step name), for drop-off per screen.
+    last_screen: str | None = Field(default=None, max_length=60, index=True)
     received_at: datetime = Field(default_factory=utcnow)

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
 from outreach.callbacks import CallbackKey
-from outreach.db import SessionDep
+from outreach.db import SessionDep, unit_of_work
 from outreach.ussd import catalog, service
 from outreach.ussd.engine import end
 from outreach.ussd.schemas import UssdEvent, UssdRequest
@@ -46,9 +46,13 @@ router = APIRouter(route_class=AlwaysAnswerRoute, dependencies=[CallbackKey], ta
 
 
 @router.post("/callbacks/at/ussd", response_class=PlainTextResponse)
-def ussd(request: Annotated[UssdRequest, Form()], db: SessionDep) -> str:
+def ussd(request: Annotated[UssdRequest, Form()]) -> str:
     """One USSD hop: answer with `CON ` (continue) or `END ` (last screen)."""
-    return service.answer(db, request=request)
+    # The hop's own unit of work, committed in the endpoint's thread: with a yield
+    # dependency the commit needs a second worker thread while the connection is held,
+    # and a burst of hops then waits on connections held by hops waiting for threads.
+    with unit_of_work() as db:
+        return service.answer(db, request=request)
 
 
 events_router = APIRouter(dependencies=[CallbackKey], tags=["callbacks"])

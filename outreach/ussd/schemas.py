@@ -12,7 +12,8 @@ class UssdRequest(BaseModel):
     service_code: str = Field(alias="serviceCode", max_length=40)
     phone_number: str = Field(alias="phoneNumber", min_length=1, max_length=25)
     network_code: str | None = Field(default=None, alias="networkCode", max_length=10)
-    text: str = Field(default="", max_length=2000)
+    # A hundred hops of long answers still fit; longer is not a handset.
+    text: str = Field(default="", max_length=8000)
 
 
 class UssdEvent(BaseModel):

@@ -1,11 +1,15 @@
-"""USSD hops and end-of-session events."""
+"""USSD hops, end-of-session events and drop-off per screen."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
-from sqlmodel import Session
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
 from outreach.db import insert_ignore
@@ -19,20 +23,40 @@ from outreach.ussd.schemas import UssdEvent, UssdRequest
 
 log = logging.getLogger(__name__)
 
+# AT's end-of-session statuses for a session that did not end on our END screen.
+DROPPED_STATUSES = ("Incomplete", "Failed")
 
+
+@lru_cache
 def get_engine() -> Engine:
     """The engine for the main menu, on the shared Redis session store."""
-    store = SessionStore(get_redis(), ttl_seconds=get_settings().ussd_session_ttl_seconds)
+    settings = get_settings()
+    store = SessionStore(
+        get_redis(),
+        ttl_seconds=settings.ussd_session_ttl_seconds,
+        resume_seconds=settings.ussd_resume_window_seconds,
+    )
     return Engine(MAIN_FLOW, store)
+
+
+@lru_cache(maxsize=8192)
+def caller(raw: str) -> str:
+    """The caller's number in E.164 when it parses, else as sent.
+
+    Cached: every hop of a session repeats it, and parsing costs as much as a Redis call.
+    """
+    try:
+        return phones.normalize(raw)
+    except phones.InvalidPhoneNumber:
+        return raw.strip()
 
 
 def answer(db: Session, *, request: UssdRequest) -> str:
     """Answer one USSD hop."""
-    try:
-        phone = phones.normalize(request.phone_number)
-    except phones.InvalidPhoneNumber:
-        phone = request.phone_number.strip()
-    reply = get_engine().handle(db, session_id=request.session_id, phone=phone, text=request.text)
+    phone = caller(request.phone_number)
+    engine = get_engine()
+    reply = engine.handle(db, session_id=request.session_id, phone=phone, text=request.text)
+    # The session id and a masked number are enough to follow a session; never a name.
     log.info("ussd hop %s from %s -> %s", request.session_id, phones.mask(phone), reply[:3])
     return reply
 
@@ -45,12 +69,28 @@ def _int(raw: str | None) -> int | None:
 
 
 def record_event(db: Session, *, event: UssdEvent) -> bool:
-    """Store an end-of-session notification once per session; True when new."""
+    """Store an end-of-session notification once per session; True when new.
+
+    A session that died mid-flow is offered back to the same phone for a while.
+    """
     cost: Decimal | None
     try:
         cost, _currency = parse_cost(event.cost)
     except InvalidOperation:
         cost = None
+    store = get_engine().store
+    state = store.load(event.session_id)
+    last_screen = None
+    if state is not None:
+        last_screen = state.final_key or state.step or None
+        if event.status in DROPPED_STATUSES and store.mark_dropped(event.session_id):
+            log.info(
+                "ussd session %s dropped at %s: offered for resuming",
+                event.session_id,
+                last_screen,
+            )
+        elif event.status not in DROPPED_STATUSES:
+            store.forget_pointer(event.session_id, state.phone)
     return insert_ignore(
         db,
         UssdSessionEvent,
@@ -67,5 +107,31 @@ def record_event(db: Session, *, event: UssdEvent) -> bool:
             "last_app_response": event.last_app_response,
             "error_message": event.error_message,
             "event_date": event.date,
+            "last_screen": (last_screen or "")[:60] or None,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DropOff:
+    """Sessions that ended on one screen, and how many of them were dropped there."""
+
+    screen: str
+    sessions: int
+    dropped: int
+
+    @property
+    def rate(self) -> float:
+        return self.dropped / self.sessions if self.sessions else 0.0
+
+
+def drop_off_by_screen(db: Session, *, since: datetime | None = None) -> list[DropOff]:
+    """Where sessions die: per last screen, sessions and drops, most drops first."""
+    dropped = func.sum(case((col(UssdSessionEvent.status).in_(DROPPED_STATUSES), 1), else_=0))
+    screen = func.coalesce(UssdSessionEvent.last_screen, "?")
+    stmt = select(screen, func.count(), dropped).group_by(screen)
+    if since is not None:
+        stmt = stmt.where(UssdSessionEvent.received_at >= since)
+    rows = db.exec(stmt).all()
+    report = [DropOff(screen=str(s), sessions=int(n), dropped=int(d or 0)) for s, n, d in rows]
+    return sorted(report, key=lambda r: (-r.dropped, -r.sessions, r.screen))

@@ -198,6 +198,11 @@ def test_many_recipients_map_back_per_number(emulator: Callable[..., Emulator]) 
     assert by_number[FATOUMATA].status == "Queued" and by_number[FATOUMATA].accepted
     assert by_number[AWA].message_id != by_number[FATOUMATA].message_id
     assert {m["number"] for m in emu.ledger()["messages"]} == {AWA, FATOUMATA}
+    # and the ledger tells which recipients travelled in the same call
+    first_call = {m["call_id"] for m in emu.ledger()["messages"]}
+    emu.gateway().send(message="Bonjour", recipients=[AWA])
+    second_call = {m["call_id"] for m in emu.ledger()["messages"]} - first_call
+    assert len(first_call) == 1 and len(second_call) == 1
 
 
 def test_server_errors_raise_a_certain_failure(emulator: Callable[..., Emulator]) -> None:

@@ -184,3 +184,32 @@ def test_alphabet_tables() -> None:
     assert not GSM7_BASIC & GSM7_EXTENDED
     assert {"ç", "Ç", "é", "è", "à", "ù", "ì", "ò"} <= GSM7_BASIC
     assert not {"â", "ê", "È", "Ò", "À", "œ"} & GSM7_BASIC
+
+
+def test_a_lone_euro_is_two_septets_in_one_segment() -> None:
+    # given a message made of one euro sign
+    # when it is measured
+    info = segment_info("€")
+    # then it is GSM-7, two septets, and 158 septets are left
+    assert (info.encoding, info.units, info.segments, info.remaining) == ("GSM-7", 2, 1, 158)
+
+
+def test_one_bambara_letter_in_a_full_gsm7_message_costs_three_parts() -> None:
+    # given 159 GSM-7 characters and one ɛ: 160 characters, one segment in GSM-7
+    text = "a" * 159 + "ɛ"
+    # when it is measured
+    info = segment_info(text)
+    # then the ɛ turns it into UCS-2 and 160 units need three parts of 67
+    assert (info.encoding, info.units, info.segments, info.per_segment) == ("UCS-2", 160, 3, 67)
+    # and its GSM-safe spelling is back to one segment
+    assert segment_info(gsm_safe(text, "bm")).segments == 1
+
+
+def test_french_typography_at_exactly_160_fits_once_made_gsm_safe() -> None:
+    # given 158 plain characters and French quotes: UCS-2, three parts
+    text = "«" + "a" * 158 + "»"
+    assert segment_info(text).segments == 3
+    # when the GSM-safe spelling is measured
+    info = segment_info(gsm_safe(text, "fr"))
+    # then it is exactly one full GSM-7 segment
+    assert (info.encoding, info.units, info.segments, info.remaining) == ("GSM-7", 160, 1, 0)

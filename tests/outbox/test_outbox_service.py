@@ -8,23 +8,17 @@ database, driven through `delivery.send_one` where a worker would drive it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
-from uuid import uuid4
 
 import pytest
+from outbox_fakes import FakeGateway
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
 from outreach.db import unit_of_work
-from outreach.gateways.base import (
-    ACCEPTED_CODES,
-    GatewayAmbiguousError,
-    GatewayError,
-    RecipientResult,
-)
+from outreach.gateways.base import GatewayAmbiguousError, GatewayError, RecipientResult
 from outreach.outbox import delivery, service
 from outreach.outbox.models import (
     FINAL_STATES,
@@ -39,76 +33,6 @@ from outreach.timeutil import utcnow
 
 AWA = "+22370123456"
 MOUSSA = "+22376543210"
-
-# Africa's Talking per-recipient status names, by code.
-AT_STATUS = {
-    100: "Processed",
-    101: "Success",
-    102: "Queued",
-    402: "InvalidSenderId",
-    403: "InvalidPhoneNumber",
-    405: "InsufficientBalance",
-    406: "UserInBlacklist",
-    500: "InternalServerError",
-}
-
-
-class FakeGateway:
-    """Plays AT's send endpoint: one scripted answer per call, the last one repeats.
-
-    An answer is a per-recipient status code or an exception to raise. `during_send`
-    runs while the call is in flight, with the message id AT is about to return: a
-    delivery report can reach us before the send call's response does.
-    """
-
-    name = "fake"
-
-    def __init__(
-        self, *answers: int | Exception, during_send: Callable[[str], None] | None = None
-    ) -> None:
-        self.answers = list(answers)
-        self.during_send = during_send
-        self.calls: list[tuple[str, list[str], str | None]] = []
-        self.message_ids: list[str] = []
-
-    def send(
-        self, *, message: str, recipients: list[str], sender_id: str | None = None
-    ) -> list[RecipientResult]:
-        self.calls.append((message, list(recipients), sender_id))
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        accepted = answer in ACCEPTED_CODES
-        message_id = f"ATXid_{uuid4().hex}" if accepted else None
-        if message_id is not None:
-            self.message_ids.append(message_id)
-            if self.during_send is not None:
-                self.during_send(message_id)
-        return [
-            RecipientResult(
-                number=number,
-                status_code=answer,
-                status=AT_STATUS[answer],
-                message_id=message_id,
-                cost=Decimal("25.0000") if accepted else Decimal("0"),
-                currency="XOF",
-            )
-            for number in recipients
-        ]
-
-
-@pytest.fixture
-def settings_env() -> Iterator[Callable[..., None]]:
-    """`settings_env(send_max_attempts=3)`: set OUTREACH_* for this test only."""
-    with pytest.MonkeyPatch.context() as patch:
-
-        def set_(**values: object) -> None:
-            for name, value in values.items():
-                patch.setenv(f"OUTREACH_{name.upper()}", str(value))
-            get_settings.cache_clear()
-
-        yield set_
-    get_settings.cache_clear()
 
 
 def _enqueue(db: Session, key: str = "reminder:1", *, to: str = AWA, due_in: float = 0) -> int:
@@ -240,7 +164,7 @@ def test_claim_leases_a_due_queued_message_once(db) -> None:
     assert first.to_number == AWA and first.body.startswith("Rappel")
     message = _message(db, message_id)
     assert message.status == MessageStatus.SENDING
-    assert message.lease_owner == "worker-a"
+    assert message.lease_owner == first.lease and first.lease.startswith("worker-a/")
     assert message.lease_expires_at is not None and message.lease_expires_at > utcnow()
     assert message.attempt_count == 1
     [attempt] = _attempts(db, message_id)
@@ -652,15 +576,15 @@ def test_sweep_requeues_an_expired_lease_at_least_once(db, settings_env, caplog)
     # When the sweeper runs
     with caplog.at_level(logging.WARNING):
         result = _sweep()
-    # Then the message is queued again (and woken at once), the dead try kept as evidence
-    assert result.reclaimed == 1 and result.woken == 1
+    # Then the message is due again at once, and the dead try is kept as a possible duplicate
+    assert result.reclaimed == 1 and result.due
     message = _message(db, message_id)
-    assert message.status == MessageStatus.QUEUED
+    assert message.status == MessageStatus.QUEUED and message.due_at <= utcnow()
     assert message.lease_owner is None and message.lease_expires_at is None
-    assert message.enqueued_at is not None
     assert message.last_error == "lease expired: worker lost during a try"
     [attempt] = _attempts(db, message_id)
-    assert attempt.worker == "dead-worker" and attempt.finished_at is None
+    assert attempt.worker == "dead-worker" and attempt.finished_at is not None
+    assert attempt.outcome == "lease_expired" and attempt.outcome in service.AMBIGUOUS_OUTCOMES
     assert "lease expired" in caplog.text
 
 
@@ -670,8 +594,8 @@ def test_sweep_marks_an_expired_lease_unknown_at_most_once(db, settings_env) -> 
     message_id = _expired_lease(db)
     # When the sweeper runs
     result = _sweep()
-    # Then the message is unknown and is not woken
-    assert result.reclaimed == 1 and result.woken == 0
+    # Then the message is unknown and nothing is left to send
+    assert result.reclaimed == 1 and not result.due
     message = _message(db, message_id)
     assert message.status == MessageStatus.UNKNOWN and message.lease_owner is None
 
@@ -686,7 +610,8 @@ def test_sweep_leaves_a_live_lease_alone(db) -> None:
     # Then the lease stands
     assert result.reclaimed == 0
     message = _message(db, message_id)
-    assert message.status == MessageStatus.SENDING and message.lease_owner == "busy-worker"
+    assert message.status == MessageStatus.SENDING
+    assert message.lease_owner is not None and message.lease_owner.startswith("busy-worker/")
 
 
 def test_late_result_after_a_reclaimed_lease_keeps_the_evidence_only(db) -> None:
@@ -699,10 +624,12 @@ def test_late_result_after_a_reclaimed_lease_keeps_the_evidence_only(db) -> None
     _sweep()
     # When its answer finally arrives
     with unit_of_work() as session:
-        service.record_result(
+        service.record_results(
             session,
-            claim=claim,
-            result=RecipientResult(number=AWA, status_code=101, status="Success", message_id="X1"),
+            claims=[claim],
+            results=[
+                RecipientResult(number=AWA, status_code=101, status="Success", message_id="X1")
+            ],
         )
     # Then the message keeps the sweeper's decision and the attempt records the late answer
     message = _message(db, message_id)
@@ -711,29 +638,16 @@ def test_late_result_after_a_reclaimed_lease_keeps_the_evidence_only(db) -> None
     assert attempt.outcome == "late_result" and attempt.gateway_message_id == "X1"
 
 
-def test_sweep_wakes_due_idle_messages_and_skips_recent_ones(db, settings_env) -> None:
-    # Given a due message never handed to a worker, one handed over long ago,
-    # one handed over just now, and one due tomorrow
-    settings_env(requeue_after_seconds=60)
-    idle = _enqueue(db, "idle")
-    stale = _enqueue(db, "stale")
-    recent = _enqueue(db, "recent")
-    future = _enqueue(db, "future", due_in=86_400)
-    _set(db, idle, enqueued_at=None)
-    _set(db, stale, enqueued_at=utcnow() - timedelta(minutes=5))
-    recent_at = _message(db, recent).enqueued_at
-    before = utcnow()
+def test_sweep_says_whether_anything_is_due(db) -> None:
+    # Given a message due tomorrow only
+    _enqueue(db, "future", due_in=86_400)
     # When the sweeper runs
-    result = _sweep()
-    # Then only the idle and stale ones are woken and stamped
-    assert result.woken == 2 and result.reclaimed == 0
-    for woken in (idle, stale):
-        enqueued_at = _message(db, woken).enqueued_at
-        assert enqueued_at is not None and enqueued_at >= before
-    assert _message(db, recent).enqueued_at == recent_at
-    assert _message(db, future).enqueued_at is None
-    # ... and a second sweep right after finds nothing to wake
-    assert _sweep().woken == 0
+    # Then it has nothing to wake a drain for
+    assert not _sweep().due
+    # Given a message due now as well (as a bulk insert leaves it, with no wake-up)
+    _enqueue(db, "now")
+    # Then the sweeper reports it, so that a drain is woken
+    assert _sweep().due
 
 
 def test_sweep_matches_a_stray_report(db) -> None:

@@ -95,6 +95,8 @@ def test_page_renders_the_handset_with_service_code_and_callback_key(
     assert 'data-service-code="*384*777#"' in html
     assert 'data-callback-key="k3y-with-&#34;quotes&#34;&amp;more"' in html
     assert 'data-callback-url="/callbacks/at/ussd"' in html
+    # And where to post the end-of-session event on hang-up, as AT does when a call drops
+    assert 'data-events-url="/callbacks/at/ussd/events"' in html
     # And nothing runs inline, so a strict Content-Security-Policy can be added later
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)
     assert "<style" not in html

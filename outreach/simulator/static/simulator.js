@@ -21,6 +21,7 @@
 
   const config = {
     callbackUrl: root.dataset.callbackUrl,
+    eventsUrl: root.dataset.eventsUrl || "",
     callbackKey: root.dataset.callbackKey || "",
     serviceCode: root.dataset.serviceCode || "",
     inboxUrl: root.dataset.inboxUrl,
@@ -64,11 +65,53 @@
     screen.dataset.kind = kind;
   }
 
-  function callbackUrl() {
+  function withKey(url) {
     if (!config.callbackKey) {
-      return config.callbackUrl;
+      return url;
     }
-    return config.callbackUrl + "?key=" + encodeURIComponent(config.callbackKey);
+    return url + "?key=" + encodeURIComponent(config.callbackKey);
+  }
+
+  function callbackUrl() {
+    return withKey(config.callbackUrl);
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  function atDate(moment) {
+    return moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" + pad(moment.getDate()) +
+      " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes()) + ":" + pad(moment.getSeconds());
+  }
+
+  // AT's end-of-session notification: "Success" after an END screen, "Incomplete" when
+  // the caller hangs up mid-flow. Best effort, as AT's own: nothing waits for it.
+  function postEndOfSession(current, status, lastReply) {
+    if (!config.eventsUrl) {
+      return;
+    }
+    const body = new URLSearchParams({
+      date: atDate(new Date()),
+      sessionId: current.sessionId,
+      serviceCode: config.serviceCode,
+      networkCode: NETWORK_CODE,
+      phoneNumber: current.phoneNumber,
+      status: status,
+      cost: "XOF 0",
+      durationInMillis: String(Date.now() - current.startedAt),
+      hopsCount: String(current.answers.length + 1),
+      input: current.answers.join("*"),
+      lastAppResponse: lastReply || "",
+      errorMessage: "",
+    });
+    fetch(withKey(config.eventsUrl), {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },
+      body: body,
+      cache: "no-store",
+      credentials: "same-origin",
+    }).catch(() => {});
   }
 
   function parseReply(body) {
@@ -138,10 +181,12 @@
       setState("ended");
     } else if (result.final) {
       call = null;
+      postEndOfSession(current, "Success", "END " + result.screen);
       showScreen(result.screen, "final");
       callStatus.textContent = "Session terminée.";
       setState("ended");
     } else {
+      current.lastReply = "CON " + result.screen;
       showScreen(result.screen, "menu");
       callStatus.textContent = "Session en cours (" + current.answers.length + " réponse(s)).";
       setState("active");
@@ -159,7 +204,13 @@
       return;
     }
     // Sent as typed: normalising is the server's job, and the simulator must exercise it.
-    call = { sessionId: newSessionId(), phoneNumber: number, answers: [] };
+    call = {
+      sessionId: newSessionId(),
+      phoneNumber: number,
+      answers: [],
+      startedAt: Date.now(),
+      lastReply: "",
+    };
     answer.value = "";
     showScreen("Appel de " + config.serviceCode + "…", "dialing");
     hop("");
@@ -184,6 +235,7 @@
     if (!call) {
       return;
     }
+    postEndOfSession(call, "Incomplete", call.lastReply);
     call = null;
     showScreen("Appel terminé.", "final");
     callStatus.textContent = "Vous avez raccroché.";

@@ -1,4 +1,4 @@
-"""USSD screen texts, one YAML file per language."""
+"""USSD screen texts, one YAML file per language (English for developers and trainers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 CATALOG_DIR = Path(__file__).parent
-LANGUAGES = ("fr", "bm")
+LANGUAGES = ("fr", "bm", "en")
 DEFAULT_LANGUAGE = "fr"
 
 
@@ -20,7 +20,7 @@ def catalog(language: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def text(key: str, language: str, **values: object) -> str:
+def text(key: str, language: str, /, **values: object) -> str:
     """A screen text in `language` (French when missing), with placeholders filled."""
     lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
     template = catalog(lang).get(key) or catalog(DEFAULT_LANGUAGE)[key]

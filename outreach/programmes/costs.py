@@ -1,0 +1,238 @@
+"""What a send would cost: recipients, segments and XOF per language, before anything is queued.
+
+Prices are per SMS segment, by country and network (`OUTREACH_SMS_PRICES_XOF`). The
+network of a number is read from its prefix (phonenumbers' carrier data), so the
+audience is counted in SQL grouped by prefix, never loaded row by row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+from phonenumbers import carrier
+from sqlalchemy import Date, bindparam, text
+from sqlmodel import Session, select
+
+from messages import library
+from messages.encoding import gsm_safe as to_gsm_safe
+from messages.encoding import segment_info
+from messages.library import NAME_BUDGET
+from messages.schedule import anchor_for_week
+from outreach.config import get_settings
+from outreach.programmes.fanout import (
+    ADDRESSING,
+    LANGUAGE,
+    RECIPIENT_JOINS,
+    TO_NUMBER,
+    recipient_params,
+)
+from outreach.programmes.models import EnrollmentStatus
+from outreach.registry.models import BeneficiaryStatus
+from outreach.sites.models import Site
+from outreach.timeutil import local_today
+
+# "+223" and the two digits that tell Malian networks apart.
+PREFIX_LENGTH = 6
+
+
+def price_per_segment(e164_prefix: str, prices: Mapping[str, float] | None = None) -> Decimal:
+    """XOF for one segment to a number starting with `e164_prefix` ("+22370")."""
+    prices = prices if prices is not None else get_settings().sms_prices_xof
+    try:
+        number = phonenumbers.parse(e164_prefix.ljust(12, "0"))
+        country = phonenumbers.region_code_for_number(number) or ""
+        network = carrier.name_for_number(number, "en") or ""
+    except phonenumbers.NumberParseException:
+        country, network = "", ""
+    for key in (f"{country}/{network}", country, "*"):
+        if key in prices:
+            return Decimal(str(prices[key]))
+    raise KeyError(f"no SMS price for {country or e164_prefix} in OUTREACH_SMS_PRICES_XOF")
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who a send reaches. Empty fields do not filter."""
+
+    # Sites at any level (region, district, health area or village).
+    site_ids: tuple[int, ...] = ()
+    programme: str | None = None
+    # Pregnancy week, or the infant's age in weeks, inclusive; needs `programme`.
+    stage_from: int | None = None
+    stage_to: int | None = None
+    languages: tuple[str, ...] = ()
+    displaced: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageCost:
+    language: str
+    recipients: int
+    # Parts of one message in its costliest sent form for these recipients.
+    segments_per_message: int
+    segments: int
+    cost_xof: Decimal
+    encoding: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    by_language: dict[str, LanguageCost] = field(default_factory=dict)
+
+    @property
+    def recipients(self) -> int:
+        return sum(c.recipients for c in self.by_language.values())
+
+    @property
+    def segments(self) -> int:
+        return sum(c.segments for c in self.by_language.values())
+
+    @property
+    def cost_xof(self) -> Decimal:
+        return sum((c.cost_xof for c in self.by_language.values()), Decimal(0))
+
+
+def _villages_under(session: Session, site_ids: tuple[int, ...]) -> list[int]:
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for site_id, parent_id in session.exec(select(Site.id, Site.parent_id)):
+        if site_id is not None:
+            children[parent_id].append(site_id)
+    found: set[int] = set()
+    stack = list(site_ids)
+    while stack:
+        site_id = stack.pop()
+        if site_id in found:
+            continue
+        found.add(site_id)
+        stack.extend(children.get(site_id, []))
+    return sorted(found)
+
+
+def _audience_sql(
+    session: Session, audience: Audience, day: date
+) -> tuple[list[str], dict[str, Any]]:
+    where = [
+        "b.status = :beneficiary_active",
+        "EXISTS (SELECT 1 FROM enrollment e WHERE e.beneficiary_id = b.id"
+        " AND e.status = :enrollment_active{enrollment})",
+    ]
+    params: dict[str, Any] = {
+        "beneficiary_active": BeneficiaryStatus.ACTIVE.value,
+        "enrollment_active": EnrollmentStatus.ACTIVE.value,
+        **recipient_params(),
+    }
+    enrollment = ""
+    if audience.programme:
+        enrollment += " AND e.programme = :programme"
+        params["programme"] = audience.programme
+        # Anchors fall as the stage rises (both for weeks of pregnancy and of age):
+        # week W on `day` is anchored from anchor_for_week(W) - 6 to anchor_for_week(W).
+        if audience.stage_from is not None:
+            params["anchor_hi"] = anchor_for_week(
+                audience.programme, week=audience.stage_from, day=day
+            )
+            enrollment += " AND e.anchor_date <= :anchor_hi"
+        if audience.stage_to is not None:
+            last = anchor_for_week(audience.programme, week=audience.stage_to, day=day)
+            params["anchor_lo"] = last - timedelta(days=6)
+            enrollment += " AND e.anchor_date >= :anchor_lo"
+    elif audience.stage_from is not None or audience.stage_to is not None:
+        raise ValueError("a stage range needs a programme")
+    where[1] = where[1].format(enrollment=enrollment)
+    if audience.site_ids:
+        villages = _villages_under(session, audience.site_ids)
+        names = [f":site{i}" for i in range(len(villages))] or ["NULL"]
+        where.append(f"b.village_id IN ({', '.join(names)})")
+        params.update({f"site{i}": v for i, v in enumerate(villages)})
+    if audience.languages:
+        names = [f":lang{i}" for i in range(len(audience.languages))]
+        where.append(f"({LANGUAGE}) IN ({', '.join(names)})")
+        params.update({f"lang{i}": v for i, v in enumerate(audience.languages)})
+    if audience.displaced is not None:
+        where.append("b.displaced = :displaced")
+        params["displaced"] = audience.displaced
+    return where, params
+
+
+def preflight(
+    session: Session,
+    *,
+    audience: Audience,
+    texts: Mapping[str, str] | None = None,
+    key: str | None = None,
+    day: date | None = None,
+    prices: Mapping[str, float] | None = None,
+) -> Preflight:
+    """Recipients, segments and XOF per language for one message to `audience`.
+
+    The message is a content key, or a text per language (in its original spelling:
+    the per-language GSM-safe setting is applied as the send would). Only consenting
+    beneficiaries (status active) with an active enrollment and a phone that has not
+    opted out are counted; those without a phone count through their CHW.
+    """
+    if (texts is None) == (key is None):
+        raise ValueError("give either texts or a content key")
+    day = day or local_today()
+    settings = get_settings()
+    where, params = _audience_sql(session, audience, day)
+    sql = f"""SELECT x.language, x.addressing, x.prefix, COUNT(*) FROM (
+        SELECT {LANGUAGE} AS language, {ADDRESSING} AS addressing,
+               SUBSTR({TO_NUMBER}, 1, {PREFIX_LENGTH}) AS prefix
+        FROM beneficiary b
+        {RECIPIENT_JOINS}
+        WHERE {" AND ".join(where)}
+    ) x WHERE x.prefix IS NOT NULL
+    GROUP BY x.language, x.addressing, x.prefix"""  # noqa: S608 - our own fragments, values bound
+    statement = text(sql).bindparams(
+        *(bindparam(name, type_=Date) for name in ("anchor_lo", "anchor_hi") if name in params)
+    )
+    groups = session.execute(statement, params).all()
+    recipients: dict[str, int] = defaultdict(int)
+    segments: dict[str, int] = defaultdict(int)
+    worst: dict[str, int] = defaultdict(int)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    encodings: dict[str, set[str]] = defaultdict(set)
+    for language, addressing, prefix, count in groups:
+        gsm_safe = settings.content_gsm_safe.get(language, True)
+        body = _text(language, texts=texts, key=key, gsm_safe=gsm_safe)
+        if addressing != "own":
+            before, after = library.address_parts(
+                language, relay=addressing == "chw", gsm_safe=gsm_safe
+            )
+            # Counted with the longest name the prefix allows: an upper bound.
+            body = before + "W" * NAME_BUDGET + after + body
+        info = segment_info(body)
+        recipients[language] += count
+        segments[language] += count * info.segments
+        worst[language] = max(worst[language], info.segments)
+        cost[language] += count * info.segments * price_per_segment(prefix, prices)
+        encodings[language].add(info.encoding)
+    return Preflight(
+        {
+            language: LanguageCost(
+                language=language,
+                recipients=recipients[language],
+                segments_per_message=worst[language],
+                segments=segments[language],
+                cost_xof=cost[language],
+                encoding="/".join(sorted(encodings[language])),
+            )
+            for language in sorted(recipients)
+        }
+    )
+
+
+def _text(
+    language: str, *, texts: Mapping[str, str] | None, key: str | None, gsm_safe: bool
+) -> str:
+    if key is not None:
+        return library.get(key).text(language, gsm_safe=gsm_safe)
+    assert texts is not None
+    raw = texts.get(language) or texts["fr"]
+    return to_gsm_safe(raw, language) if gsm_safe else raw
