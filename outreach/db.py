@@ -9,12 +9,14 @@ transaction therefore never enqueues a job for a row that does not exist.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -105,10 +107,35 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     _run_after_commit(session)
 
 
-def get_session() -> Iterator[Session]:
-    """Request-scoped unit of work."""
-    with unit_of_work() as session:
+# Commits and rollbacks get their own thread pool. Sync endpoints hold a worker
+# thread while they wait for a database connection; if the commit (which frees the
+# connection) needed one of those same threads, a burst of requests would hold every
+# connection while waiting for threads held by requests waiting for connections.
+# For the same reason, routes using SessionDep declare `response_model=None`: FastAPI
+# validates a sync endpoint's return value in the shared thread pool, before the
+# commit.
+_END_OF_REQUEST_THREADS = 32
+
+
+@lru_cache
+def _end_of_request_limiter() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(_END_OF_REQUEST_THREADS)
+
+
+async def get_session() -> AsyncIterator[Session]:
+    """Request-scoped unit of work: commit on success, roll back on error."""
+    session = Session(get_engine(), expire_on_commit=False)
+    limiter = _end_of_request_limiter()
+    try:
         yield session
+        await anyio.to_thread.run_sync(session.commit, limiter=limiter)
+    except BaseException:
+        session.info.pop(_AFTER_COMMIT, None)
+        await anyio.to_thread.run_sync(session.rollback, limiter=limiter)
+        raise
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=limiter)
+    await anyio.to_thread.run_sync(_run_after_commit, session, limiter=limiter)
 
 
 # scope="function": commit when the endpoint returns, before the response is sent,

@@ -14,7 +14,7 @@ from outreach.outbox.schemas import DeliveryReportForm
 router = APIRouter(dependencies=[CallbackKey], tags=["callbacks"])
 
 
-@router.post("/callbacks/at/delivery")
+@router.post("/callbacks/at/delivery", response_model=None)
 def delivery_report(form: Annotated[DeliveryReportForm, Form()], db: SessionDep) -> dict[str, str]:
     """Apply a delivery report; duplicates and unknown statuses are stored and answered 200."""
     retry = form.retry_count

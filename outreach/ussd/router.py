@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
 from outreach.callbacks import CallbackKey
-from outreach.db import SessionDep, unit_of_work
+from outreach.db import SessionDep
 from outreach.ussd import catalog, service
 from outreach.ussd.engine import end
 from outreach.ussd.schemas import UssdEvent, UssdRequest
@@ -45,20 +45,16 @@ class AlwaysAnswerRoute(APIRoute):
 router = APIRouter(route_class=AlwaysAnswerRoute, dependencies=[CallbackKey], tags=["callbacks"])
 
 
-@router.post("/callbacks/at/ussd", response_class=PlainTextResponse)
-def ussd(request: Annotated[UssdRequest, Form()]) -> str:
+@router.post("/callbacks/at/ussd", response_class=PlainTextResponse, response_model=None)
+def ussd(request: Annotated[UssdRequest, Form()], db: SessionDep) -> str:
     """One USSD hop: answer with `CON ` (continue) or `END ` (last screen)."""
-    # The hop's own unit of work, committed in the endpoint's thread: with a yield
-    # dependency the commit needs a second worker thread while the connection is held,
-    # and a burst of hops then waits on connections held by hops waiting for threads.
-    with unit_of_work() as db:
-        return service.answer(db, request=request)
+    return service.answer(db, request=request)
 
 
 events_router = APIRouter(dependencies=[CallbackKey], tags=["callbacks"])
 
 
-@events_router.post("/callbacks/at/ussd/events")
+@events_router.post("/callbacks/at/ussd/events", response_model=None)
 def ussd_event(event: Annotated[UssdEvent, Form()], db: SessionDep) -> dict[str, str]:
     """End-of-session notification, kept for drop-off reporting."""
     service.record_event(db, event=event)
