@@ -122,20 +122,32 @@ def _end_of_request_limiter() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(_END_OF_REQUEST_THREADS)
 
 
+def _finish(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+    _run_after_commit(session)
+
+
+def _abandon(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
 async def get_session() -> AsyncIterator[Session]:
     """Request-scoped unit of work: commit on success, roll back on error."""
     session = Session(get_engine(), expire_on_commit=False)
-    limiter = _end_of_request_limiter()
     try:
         yield session
-        await anyio.to_thread.run_sync(session.commit, limiter=limiter)
     except BaseException:
-        session.info.pop(_AFTER_COMMIT, None)
-        await anyio.to_thread.run_sync(session.rollback, limiter=limiter)
+        await anyio.to_thread.run_sync(_abandon, session, limiter=_end_of_request_limiter())
         raise
-    finally:
-        await anyio.to_thread.run_sync(session.close, limiter=limiter)
-    await anyio.to_thread.run_sync(_run_after_commit, session, limiter=limiter)
+    # One thread hop for commit, close and the post-commit work.
+    await anyio.to_thread.run_sync(_finish, session, limiter=_end_of_request_limiter())
 
 
 # scope="function": commit when the endpoint returns, before the response is sent,
