@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -23,6 +24,17 @@ log = logging.getLogger(__name__)
 SWEEP_LOCK = "outreach:outbox:sweep"
 
 
+# Celery's own retries are only for a database that is briefly unreachable; gateway
+# retries are due times in the database.
+DB_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError,),
+    "max_retries": 3,
+    "retry_backoff": 1,
+    "retry_backoff_max": 5,
+    "retry_jitter": True,
+}
+
+
 def _owner() -> str:
     # Read at call time: prefork children share the parent's import but not its pid.
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -31,11 +43,7 @@ def _owner() -> str:
 @celery_app.task(
     name="outbox.drain",
     queue="outbox",
-    autoretry_for=(OperationalError,),
-    max_retries=3,
-    retry_backoff=1,
-    retry_backoff_max=5,
-    retry_jitter=True,
+    **DB_RETRY,
 )
 def drain() -> dict[str, int]:
     """Send due messages in batches, highest lane first, until none is due or time is up."""
@@ -63,11 +71,7 @@ def drain() -> dict[str, int]:
 @celery_app.task(
     name="outbox.send_message",
     queue="outbox",
-    autoretry_for=(OperationalError,),
-    max_retries=3,
-    retry_backoff=1,
-    retry_backoff_max=5,
-    retry_jitter=True,
+    **DB_RETRY,
 )
 def send_message(message_id: int) -> str:
     """Send one outbox message if it is still due; do nothing otherwise."""
@@ -77,10 +81,7 @@ def send_message(message_id: int) -> str:
 @celery_app.task(
     name="outbox.sweep",
     queue="maintenance",
-    autoretry_for=(OperationalError,),
-    max_retries=2,
-    retry_backoff=1,
-    retry_backoff_max=5,
+    **DB_RETRY,
 )
 def sweep() -> dict[str, int]:
     """Reclaim expired leases, apply quiet hours and validity, and wake a drain if due."""

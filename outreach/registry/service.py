@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -201,8 +202,12 @@ def register_pregnancy(
         if weeks is None:
             raise RegistrationError("ni semaines ni terme")
         edd = edd_from_weeks(weeks=weeks, today=today)
-    beneficiary = _new_beneficiary(
+    return _register(
         session,
+        enroll=lambda b_id: programmes_service.start_pregnancy(
+            session, beneficiary_id=b_id, edd=edd
+        ),
+        consent=consent,
         name=name,
         phone=phone,
         phone_kind=phone_kind,
@@ -211,10 +216,21 @@ def register_pregnancy(
         village_id=village_id,
         displaced=displaced,
     )
+
+
+def _register(
+    session: Session,
+    *,
+    enroll: Callable[[int], Enrollment],
+    consent: ConsentInfo | None,
+    **fields: Any,
+) -> Registration:
+    # The steps every registration shares, around the programme it starts.
+    beneficiary = _new_beneficiary(session, **fields)
     assert beneficiary.id is not None
     if consent is not None:
         record_consent(session, beneficiary_id=beneficiary.id, consent=consent)
-    enrollment = programmes_service.start_pregnancy(session, beneficiary_id=beneficiary.id, edd=edd)
+    enrollment = enroll(beneficiary.id)
     welcome_id = notify_registration(session, beneficiary=beneficiary)
     return Registration(
         beneficiary=beneficiary, enrollment=enrollment, welcome_message_id=welcome_id
@@ -246,8 +262,10 @@ def register_mother_with_infant(
     consent: ConsentInfo | None = None,
 ) -> Registration:
     """Create a mother, her infant, the infant enrollment and the confirmation SMS."""
-    beneficiary = _new_beneficiary(
+    return _register(
         session,
+        enroll=lambda b_id: add_child(session, beneficiary_id=b_id, birth_date=birth_date, sex=sex),
+        consent=consent,
         name=name,
         phone=phone,
         phone_kind=phone_kind,
@@ -255,14 +273,6 @@ def register_mother_with_infant(
         language=language,
         village_id=village_id,
         displaced=displaced,
-    )
-    assert beneficiary.id is not None
-    if consent is not None:
-        record_consent(session, beneficiary_id=beneficiary.id, consent=consent)
-    enrollment = add_child(session, beneficiary_id=beneficiary.id, birth_date=birth_date, sex=sex)
-    welcome_id = notify_registration(session, beneficiary=beneficiary)
-    return Registration(
-        beneficiary=beneficiary, enrollment=enrollment, welcome_message_id=welcome_id
     )
 
 
