@@ -54,7 +54,7 @@ def measure(rate: float, seconds: float, campaign: int, args: argparse.Namespace
         url,
         work,
         send_rate_per_second=rate,
-        send_batch_size=100,
+        send_batch_size=args.batch_size,
         drain_tick_seconds=1,
         sweep_interval_seconds=5,
     )
@@ -129,6 +129,9 @@ def main() -> int:
     parser.add_argument("--campaign", type=int, default=100_000, help="campaign size")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (wiped!)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="OUTREACH_SEND_BATCH_SIZE for the run"
+    )
     args = parser.parse_args()
     seconds = 15.0 if args.quick else args.seconds
     results = []
