@@ -39,19 +39,30 @@ def topic_texts(
     messages: Iterable[Message] | None = None,
     *,
     include_drafts: bool | None = None,
+    programme: str | None = None,
 ) -> list[str]:
-    """Up to three approved texts on a topic (hygiene, feeding, covid19, malaria)."""
+    """Up to three approved texts on a topic (hygiene, feeding, covid19, malaria).
+
+    Feeding advice depends on her stage: a pregnant woman gets the pregnancy
+    programme's nutrition messages, never the newborn's ("Félicitations !..."), and a
+    mother the infant programme's.
+    """
     pool = list(messages) if messages is not None else list(library.load().values())
     drafts = _drafts_allowed() if include_drafts is None else include_drafts
     if topic in TOPIC_SETS:
         chosen = [
             m for m in _approved(pool, drafts) if getattr(m, "programme", None) == TOPIC_SETS[topic]
         ]
+    elif programme is None:
+        # No active programme (after a loss, or not yet confirmed): feeding advice for a
+        # pregnancy or a baby could hurt, so none is offered.
+        chosen = []
     else:
         chosen = [
             m
             for m in _approved(pool, drafts)
-            if any(tag in str(t) for t in getattr(m, "topics", ()) or () for tag in FEEDING_TAGS)
+            if getattr(m, "programme", None) == programme
+            and any(tag in str(t) for t in getattr(m, "topics", ()) or () for tag in FEEDING_TAGS)
         ]
     return [m.text(language) for m in chosen[:MAX_MESSAGES]]
 

@@ -24,7 +24,9 @@ def test_topics_come_from_their_topic_set_or_tags_and_need_approval() -> None:
     # And once approved, malaria comes from its topic set and feeding from the tags
     approved = _approve(messages)
     malaria = advice.topic_texts("malaria", "bm", approved, include_drafts=False)
-    feeding = advice.topic_texts("feeding", "fr", approved, include_drafts=False)
+    feeding = advice.topic_texts(
+        "feeding", "fr", approved, include_drafts=False, programme="infant"
+    )
     assert 1 <= len(malaria) <= 3 and all(is_gsm7(t) for t in malaria)
     assert 1 <= len(feeding) <= 3
     malaria_set = {m.text("bm") for m in library.topic_set("malaria")}
@@ -54,3 +56,18 @@ def test_stage_advice_is_the_latest_message_already_due() -> None:
         messages=approved,
     )
     assert early is None
+
+
+def test_feeding_advice_follows_her_stage() -> None:
+    # Given every text approved
+    approved = _approve(list(library.load().values()))
+    by_text = {m.text("fr"): m for m in approved}
+    # When a pregnant woman and a mother of an infant ask for feeding advice
+    pregnant = advice.topic_texts("feeding", "fr", approved, programme="pregnancy")
+    mother = advice.topic_texts("feeding", "fr", approved, programme="infant")
+    # Then each gets her own programme's messages: no newborn advice during pregnancy
+    assert pregnant and all(by_text[t].programme == "pregnancy" for t in pregnant)
+    assert mother and all(by_text[t].programme == "infant" for t in mother)
+    assert not any("Félicitations" in t for t in pregnant)
+    # And with no active programme (after a loss) there is no feeding advice at all
+    assert advice.topic_texts("feeding", "fr", approved, programme=None) == []

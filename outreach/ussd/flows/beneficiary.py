@@ -102,7 +102,12 @@ def advice_prompt(ctx: Ctx) -> str:
             )
             texts = [text] if text else []
     else:
-        texts = advice.topic_texts(topic, language)
+        ben = _ben(ctx)
+        assert ben.id is not None
+        enrollment = registry_service.current_enrollment(ctx.db, beneficiary_id=ben.id)
+        texts = advice.topic_texts(
+            topic, language, programme=enrollment.programme if enrollment else None
+        )
     if not texts:
         return ctx.text("advice_none")
     return "\n".join([*texts, ctx.text("nav_back_home")])
