@@ -15,6 +15,7 @@ from rich.table import Table
 
 from outreach.config import VAR_DIR, get_settings
 from outreach.programmes.cli import content_app
+from outreach.registry.cli import app as beneficiary_app
 
 app = typer.Typer(
     help="Service SMS et USSD pour la santé maternelle et infantile.", no_args_is_help=True
@@ -24,6 +25,7 @@ chw_app = typer.Typer(help="Agents de santé communautaire (ASC).", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(chw_app, name="chw")
 app.add_typer(content_app, name="content")
+app.add_typer(beneficiary_app, name="beneficiary")
 console = Console()
 
 DEMO_CHW_PHONE = "+22370000001"

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     # XOF per SMS segment, by "country" or "country/network" (e.g. "ML/Orange").
     sms_prices_xof: dict[str, float] = Field(default_factory=lambda: {"ML": 25.0})
 
+    # Inbound SMS. Replies (keyword confirmations, help, auto-replies) per phone per hour:
+    # a loop with another automated sender stops here instead of running up costs.
+    inbound_replies_per_hour: int = Field(default=5, ge=0)
+    # A folder of extra keyword files (same format as outreach/inbound/keywords/*.yaml).
+    inbound_keywords_dir: str | None = None
+
     simulator_enabled: bool = True
 
     # Local Africa's Talking emulator.

@@ -23,6 +23,8 @@ class InboundMessage(SQLModel, table=True):
     network_code: str | None = Field(default=None, max_length=10)
     sent_date: str | None = Field(default=None, max_length=30)
     beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
+    # What it was understood as (outreach.inbound.service.Kind); `other` is the staff inbox.
+    intent: str | None = Field(default=None, max_length=20, index=True)
     received_at: datetime = Field(default_factory=utcnow)
 
 

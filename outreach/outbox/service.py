@@ -33,7 +33,7 @@ from outreach.outbox.models import (
     is_sendable,
 )
 from outreach.outbox.windows import WindowState, window_state
-from outreach.registry.models import Phone, PhoneStatus
+from outreach.registry.models import Beneficiary, BeneficiaryStatus, Phone, PhoneStatus
 from outreach.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,10 @@ BLACKLIST_CODE = 406
 # The account, not the message, is at fault: hold the message until an operator acts.
 ACCOUNT_CODES = frozenset({401, 402, 405})
 ACCOUNT_HOLD = timedelta(minutes=15)
+
+# Dedupe-key prefix of a direct answer to an SMS the person just sent: it goes even after
+# her opt-out, since the confirmation of a STOP is one (outreach/inbound).
+ANSWER_PREFIX = "sms-reply:"
 
 # Attempt outcomes after which the gateway may hold a copy we did not hear about.
 AMBIGUOUS_OUTCOMES = ("timeout", "lease_expired", "late_result")
@@ -206,6 +210,8 @@ def _claim(
         col(OutboundMessage.priority),
         col(OutboundMessage.expires_at),
         col(OutboundMessage.attempt_count),
+        col(OutboundMessage.beneficiary_id),
+        col(OutboundMessage.dedupe_key),
     )
     order = (
         col(OutboundMessage.priority),
@@ -254,10 +260,24 @@ def _claim(
             )
         ).all()
     )
+    stopped = set(
+        session.exec(
+            select(Beneficiary.id).where(
+                col(Beneficiary.id).in_({r.beneficiary_id for r in rows} - {None}),
+                col(Beneficiary.status) == BeneficiaryStatus.OPTED_OUT,
+            )
+        ).all()
+    )
     reasons: dict[int, str] = {}
     for row in rows:
+        if row.dedupe_key.startswith(ANSWER_PREFIX) and not (
+            row.expires_at is not None and row.expires_at <= now
+        ):
+            continue
         if row.to_number in inactive:
             reasons[row.id] = f"phone_{inactive[row.to_number]}"
+        elif row.beneficiary_id in stopped:
+            reasons[row.id] = "beneficiary_opted_out"
         elif row.expires_at is not None and row.expires_at <= now:
             reasons[row.id] = "no_longer_due"
     for reason in set(reasons.values()):
@@ -644,14 +664,31 @@ def _retry_or_fail(
     return metrics.transition(MessageStatus.QUEUED, f"retry_{reason}"[:60])
 
 
+def _opt_out_blocked(session: Session, e164: str) -> None:
+    # Imported here: the registry enqueues through this module.
+    from outreach.registry import service as registry_service
+    from outreach.registry.models import ConsentChannel
+
+    registry_service.opt_out_phone(
+        session,
+        raw=e164,
+        reason="gateway_blacklist",
+        withdrawal=registry_service.ConsentInfo(
+            text_key="gateway_blacklist",
+            text_version=0,
+            language="fr",
+            channel=ConsentChannel.GATEWAY_OPTOUT,
+        ),
+    )
+
+
 def _mark_phones(session: Session, codes: dict[str, int], events: list[metrics.Event]) -> None:
     phones = session.exec(select(Phone).where(col(Phone.e164).in_(list(codes)))).all()
     for phone in phones:
         code = codes[phone.e164]
         if code == BLACKLIST_CODE:
-            # The person blocked our sender: that is an opt-out.
-            phone.status = PhoneStatus.OPTED_OUT
-            phone.opted_out_at = utcnow()
+            # The person blocked our sender: that is an opt-out, logged as such.
+            _opt_out_blocked(session, phone.e164)
         elif code in INVALID_NUMBER_CODES:
             phone.status = PhoneStatus.INVALID
         else:

@@ -25,6 +25,14 @@ class BeneficiaryStatus(StrEnum):
     OPTED_OUT = "opted_out"
 
 
+class ConsentChannel(StrEnum):
+    """How a consent was given or withdrawn (`consent.channel`)."""
+
+    USSD = "ussd"
+    SMS = "sms"
+    GATEWAY_OPTOUT = "gateway_optout"
+
+
 class PhoneKind(StrEnum):
     OWN = "own"
     SHARED = "shared"
@@ -79,6 +87,7 @@ class Consent(SQLModel, table=True):
     beneficiary_id: int = Field(foreign_key="beneficiary.id", index=True)
     # The CHW who read the text aloud; None when the woman answered herself.
     chw_id: int | None = Field(default=None, foreign_key="chw.id")
+    # A ConsentChannel; `granted` False records a withdrawal (STOP) the same way.
     channel: str = Field(max_length=20)
     text_key: str = Field(max_length=60)
     text_version: int

@@ -7,7 +7,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from outreach.registry.models import (
     BeneficiaryStatus,
     Child,
     Consent,
+    ConsentChannel,
     Phone,
     PhoneKind,
     PhoneStatus,
@@ -124,8 +125,10 @@ class ConsentInfo:
     text_key: str
     text_version: int
     language: str
-    channel: str = "ussd"
+    channel: str = ConsentChannel.USSD
     chw_id: int | None = None
+    # False for a withdrawal: STOP is logged like a consent, with the text it was shown.
+    granted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ def record_consent(session: Session, *, beneficiary_id: int, consent: ConsentInf
         text_key=consent.text_key,
         text_version=consent.text_version,
         language=consent.language,
+        granted=consent.granted,
     )
     session.add(row)
     session.flush()
@@ -583,7 +587,16 @@ def set_language(session: Session, *, beneficiary_id: int, language: str) -> Non
         session.add(beneficiary)
 
 
-def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
+USSD_STOP = ConsentInfo(text_key="ussd_stop_confirm", text_version=1, language="fr", granted=False)
+
+
+def opt_out_beneficiary(
+    session: Session,
+    *,
+    beneficiary_id: int,
+    withdrawal: ConsentInfo = USSD_STOP,
+    reason: str = "ussd_stop",
+) -> None:
     """Stop her messages. On a phone of her own the whole number is opted out; on a
     shared phone only her record, so the others on it keep theirs."""
     beneficiary = session.get(Beneficiary, beneficiary_id)
@@ -591,6 +604,11 @@ def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
         return
     beneficiary.status = BeneficiaryStatus.OPTED_OUT
     session.add(beneficiary)
+    record_consent(
+        session,
+        beneficiary_id=beneficiary_id,
+        consent=replace(withdrawal, language=beneficiary.language, granted=False),
+    )
     phone = _phone_of(session, beneficiary.phone_id)
     others = (
         [b for b in find_by_phone(session, e164=phone.e164) if b.id != beneficiary_id]
@@ -598,7 +616,7 @@ def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
         else []
     )
     if phone is not None and not others:
-        opt_out_phone(session, raw=phone.e164, reason="ussd_stop")
+        opt_out_phone(session, raw=phone.e164, reason=reason)
     else:
         now = utcnow()
         session.execute(
@@ -606,7 +624,7 @@ def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
             .where(col(OutboundMessage.beneficiary_id) == beneficiary_id, is_sendable())
             .values(
                 status=MessageStatus.CANCELLED,
-                failure_reason="ussd_stop",
+                failure_reason=reason,
                 final_at=now,
                 updated_at=now,
             )
@@ -614,8 +632,11 @@ def opt_out_beneficiary(session: Session, *, beneficiary_id: int) -> None:
     session.flush()
 
 
-def opt_out_phone(session: Session, *, raw: str, reason: str) -> Phone | None:
-    """Stop every message to a number and cancel what is still queued for it."""
+def opt_out_phone(
+    session: Session, *, raw: str, reason: str, withdrawal: ConsentInfo | None = None
+) -> Phone | None:
+    """Stop every message to a number and cancel what is still queued for it; with a
+    `withdrawal`, log it for every beneficiary on the number who had not yet opted out."""
     try:
         e164 = phones.normalize(raw)
     except phones.InvalidPhoneNumber:
@@ -627,5 +648,71 @@ def opt_out_phone(session: Session, *, raw: str, reason: str) -> Phone | None:
     phone.opted_out_at = utcnow()
     session.add(phone)
     outbox_service.cancel_for_phone(session, e164=e164, reason=reason)
+    if withdrawal is not None:
+        for beneficiary in find_by_phone(session, e164=e164):
+            if beneficiary.id is not None and beneficiary.status != BeneficiaryStatus.OPTED_OUT:
+                record_consent(
+                    session,
+                    beneficiary_id=beneficiary.id,
+                    consent=replace(withdrawal, language=beneficiary.language, granted=False),
+                )
     session.flush()
     return phone
+
+
+def opt_in(
+    session: Session, *, e164: str, consent: ConsentInfo, beneficiary_id: int | None = None
+) -> list[Beneficiary]:
+    """Messages to this number start again: for one beneficiary on it, or for all who had
+    stopped; returns the beneficiaries who opted back in (their consent is logged)."""
+    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
+    on_phone = find_by_phone(session, e164=e164)
+    chosen = [b for b in on_phone if beneficiary_id is None or b.id == beneficiary_id]
+    chosen_ids = {b.id for b in chosen}
+    resumed = [
+        b
+        for b in chosen
+        if b.status == BeneficiaryStatus.OPTED_OUT
+        or (phone is not None and phone.status == PhoneStatus.OPTED_OUT)
+    ]
+    if phone is not None and phone.status == PhoneStatus.OPTED_OUT:
+        # The number stopped for everyone; only the chosen one asked to come back.
+        for other in on_phone:
+            if other.id not in chosen_ids and other.status != BeneficiaryStatus.OPTED_OUT:
+                other.status = BeneficiaryStatus.OPTED_OUT
+                session.add(other)
+        phone.status = PhoneStatus.ACTIVE
+        phone.opted_out_at = None
+        session.add(phone)
+    for beneficiary in resumed:
+        assert beneficiary.id is not None
+        if beneficiary.status == BeneficiaryStatus.OPTED_OUT:
+            # A self-registration nobody has confirmed yet goes back to waiting for it.
+            unconfirmed = session.exec(
+                select(SelfRegistration.id).where(
+                    SelfRegistration.beneficiary_id == beneficiary.id,
+                    col(SelfRegistration.confirmed_at).is_(None),
+                )
+            ).first()
+            beneficiary.status = (
+                BeneficiaryStatus.PENDING if unconfirmed else BeneficiaryStatus.ACTIVE
+            )
+            session.add(beneficiary)
+        record_consent(
+            session,
+            beneficiary_id=beneficiary.id,
+            consent=replace(consent, language=beneficiary.language, granted=True),
+        )
+    session.flush()
+    return resumed
+
+
+def consent_history(session: Session, *, beneficiary_id: int) -> list[Consent]:
+    """Every consent and withdrawal recorded for her, oldest first."""
+    return list(
+        session.exec(
+            select(Consent)
+            .where(Consent.beneficiary_id == beneficiary_id)
+            .order_by(col(Consent.recorded_at), col(Consent.id))
+        )
+    )

@@ -28,7 +28,7 @@ from outreach.outbox.models import (
     MessageStatus,
     OutboundMessage,
 )
-from outreach.registry.models import Phone, PhoneStatus
+from outreach.registry.models import Beneficiary, Consent, ConsentChannel, Phone, PhoneStatus
 from outreach.timeutil import utcnow
 
 AWA = "+22370123456"
@@ -280,6 +280,21 @@ def test_blacklisted_sender_rejects_the_message_and_opts_the_phone_out(db) -> No
     assert phone.status == PhoneStatus.OPTED_OUT and phone.opted_out_at is not None
     [attempt] = _attempts(db, message_id)
     assert attempt.outcome == "rejected" and attempt.status_code == 406
+
+
+def test_blacklisted_sender_is_logged_as_a_consent_withdrawal(db) -> None:
+    # Given a beneficiary on a phone with a queued message
+    _phone(db)
+    phone = _phone_status(db, AWA)
+    db.add(Beneficiary(code="654321", name="Awa Traore", phone_id=phone.id))
+    db.commit()
+    message_id = _enqueue(db)
+    # When AT answers 406 UserInBlacklist
+    _send(message_id, FakeGateway(406))
+    # Then her consent history shows the withdrawal, through the gateway
+    [withdrawal] = db.exec(select(Consent)).all()
+    assert withdrawal.granted is False
+    assert withdrawal.channel == ConsentChannel.GATEWAY_OPTOUT
 
 
 @pytest.mark.parametrize("code", [402, 405])
