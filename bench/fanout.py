@@ -202,13 +202,13 @@ def fan_out_in_worker(url: str, day: date, batch: int) -> WorkerRun:
 
 def programme_costs() -> list[tuple[str, str, int, str]]:
     """Segments and XOF per beneficiary for the whole 1,000 days, per language and spelling."""
-    from messages import library
+    from messages import texts
     from messages.validate import summarise
     from outreach.programmes.cli import SPELLING
     from outreach.programmes.costs import price_per_segment
 
     price = price_per_segment("+223")
-    rows = summarise(library.load(), gsm_safe={"fr": True, "bm": True})
+    rows = summarise(texts.load(), gsm_safe={"fr": True, "bm": True})
     out = []
     for language in ("fr", "bm"):
         for safe in (True, False):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from messages.library import Message
+from messages.texts import Message
 
 # One message is due every week of these ranges (the validator's "no gaps" rule).
 CADENCE: dict[str, range] = {

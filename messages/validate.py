@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from messages.encoding import SegmentInfo, is_gsm7, segment_info
-from messages.library import (
+from messages.schedule import ALLOWED_WEEKS, CADENCE, MAX_PER_WEEK, programme_week
+from messages.texts import (
     ADDRESS_CHW,
     ADDRESS_SHARED,
     LANGUAGES,
@@ -22,7 +23,6 @@ from messages.library import (
     TOPIC_SETS,
     Message,
 )
-from messages.schedule import ALLOWED_WEEKS, CADENCE, MAX_PER_WEEK, programme_week
 
 Severity = Literal["error", "warning"]
 

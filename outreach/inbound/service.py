@@ -8,7 +8,7 @@ from enum import StrEnum
 from redis.exceptions import RedisError
 from sqlmodel import Session, col, select
 
-from messages import library
+from messages import texts
 from outreach.config import get_settings
 from outreach.db import insert_ignore
 from outreach.inbound.matcher import Intent, Match, match
@@ -145,7 +145,7 @@ def _act(
             dedupe_key=key,
             text_key="sms_stop_one_confirmed",
             language=one.language,
-            name=library.addressee(one.name, one.language),
+            name=texts.addressee(one.name, one.language),
             code=one.code,
         )
     elif kind == Kind.START:
@@ -179,7 +179,7 @@ def _act(
 def _consent(text_key: str, language: str) -> registry_service.ConsentInfo:
     return registry_service.ConsentInfo(
         text_key=text_key,
-        text_version=library.get(text_key).version,
+        text_version=texts.get(text_key).version,
         language=language,
         channel=ConsentChannel.SMS,
     )
@@ -208,7 +208,7 @@ def _help(
             dedupe_key=dedupe_key,
             text_key="sms_help",
             language=language,
-            chw_name=library.addressee(name, language),
+            chw_name=texts.addressee(name, language),
             chw_phone=number,
         )
     else:
@@ -228,7 +228,7 @@ def _reply(
         db,
         dedupe_key=dedupe_key,
         to_number=e164,
-        body=library.render(text_key, language, gsm_safe=safe, **values),
+        body=texts.render(text_key, language, gsm_safe=safe, **values),
         kind=MessageKind.REPLY,
         priority=Priority.INTERACTIVE,
         language=language,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from messages import library
+from messages import texts
 from messages.encoding import segment_info
 from messages.schedule import programme_week
 from messages.validate import summarise, validate
@@ -45,8 +45,8 @@ def check(
     settings = get_settings()
     drafts = settings.send_drafts if send_drafts is None else send_drafts
     try:
-        messages = library.load_dir(library.CONTENT_DIR)
-    except library.ContentError as exc:
+        messages = texts.load_dir(texts.CONTENT_DIR)
+    except texts.ContentError as exc:
         console.print(f"[red]Contenu illisible:[/red] {exc}")
         raise typer.Exit(code=1) from exc
     price = price_per_segment(_country_prefix(country))
@@ -120,7 +120,7 @@ def preview(
     chosen = [v is not None for v in (week, age_days, age_weeks)]
     if sum(chosen) != 1:
         raise typer.BadParameter("donnez une seule option: --week, --age-days ou --age-weeks")
-    if language not in library.LANGUAGES:
+    if language not in texts.LANGUAGES:
         raise typer.BadParameter("langue: fr ou bm")
     if week is not None:
         programme = programme or "pregnancy"
@@ -133,12 +133,12 @@ def preview(
     safe = settings.content_gsm_safe.get(language, True)
     prefix = ""
     if name:
-        before, after = library.address_parts(language, relay=False, gsm_safe=safe)
-        prefix = before + library.addressee(name, language) + after
+        before, after = texts.address_parts(language, relay=False, gsm_safe=safe)
+        prefix = before + texts.addressee(name, language) + after
     found = sorted(
         (
             m
-            for m in library.load().values()
+            for m in texts.load().values()
             if m.programme == programme
             and m.offset_days is not None
             and programme_week(programme, m.offset_days) == stage

@@ -19,11 +19,11 @@ from phonenumbers import carrier
 from sqlalchemy import Date, bindparam, text
 from sqlmodel import Session, select
 
-from messages import library
+from messages import texts as content_texts
 from messages.encoding import gsm_safe as to_gsm_safe
 from messages.encoding import segment_info
-from messages.library import NAME_BUDGET
 from messages.schedule import anchor_for_week
+from messages.texts import NAME_BUDGET
 from outreach.config import get_settings
 from outreach.programmes.fanout import (
     ADDRESSING,
@@ -202,7 +202,7 @@ def preflight(
         gsm_safe = settings.content_gsm_safe.get(language, True)
         body = _text(language, texts=texts, key=key, gsm_safe=gsm_safe)
         if addressing != "own":
-            before, after = library.address_parts(
+            before, after = content_texts.address_parts(
                 language, relay=addressing == "chw", gsm_safe=gsm_safe
             )
             # Counted with the longest name the prefix allows: an upper bound.
@@ -232,7 +232,7 @@ def _text(
     language: str, *, texts: Mapping[str, str] | None, key: str | None, gsm_safe: bool
 ) -> str:
     if key is not None:
-        return library.get(key).text(language, gsm_safe=gsm_safe)
+        return content_texts.get(key).text(language, gsm_safe=gsm_safe)
     assert texts is not None
     raw = texts.get(language) or texts["fr"]
     return to_gsm_safe(raw, language) if gsm_safe else raw

@@ -26,9 +26,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from messages import library
 from messages import schedule as content_schedule
-from messages.library import Message
+from messages import texts
+from messages.texts import Message
 from messages.validate import validate
 from outreach.config import get_settings
 from outreach.db import unit_of_work
@@ -190,7 +190,7 @@ def _address_params(gsm_safe: Mapping[str, bool]) -> dict[str, str]:
     for language in ("fr", "bm"):
         safe = gsm_safe.get(language, True)
         for relay, name in ((False, "sh"), (True, "chw")):
-            before, after = library.address_parts(language, relay=relay, gsm_safe=safe)
+            before, after = texts.address_parts(language, relay=relay, gsm_safe=safe)
             params[f"{name}_{language}_1"] = before
             params[f"{name}_{language}_2"] = after
     return params
@@ -302,7 +302,7 @@ def run(
     batch_size = batch_size or settings.programme_fanout_batch
     drafts = settings.send_drafts if include_drafts is None else include_drafts
     gsm_safe = settings.content_gsm_safe
-    library_messages = messages if messages is not None else library.load()
+    library_messages = messages if messages is not None else texts.load()
     chosen = sendable(library_messages, include_drafts=drafts, gsm_safe=gsm_safe)
     rows = due_rows(day, chosen, gsm_safe=gsm_safe)
     with unit_of_work(engine) as session:

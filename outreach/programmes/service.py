@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from messages import library
 from messages import schedule as content_schedule
+from messages import texts
 from outreach.chws.models import Chw
 from outreach.config import get_settings
 from outreach.outbox import service as outbox_service
@@ -52,7 +52,7 @@ def _addressee(session: Session, beneficiary_id: int) -> str | None:
     beneficiary = session.get(Beneficiary, beneficiary_id)
     if beneficiary is None:
         return None
-    return library.addressee(beneficiary.name, beneficiary.language)
+    return texts.addressee(beneficiary.name, beneficiary.language)
 
 
 def start_pregnancy(session: Session, *, beneficiary_id: int, edd: date) -> Enrollment:
@@ -116,7 +116,7 @@ def record_loss(session: Session, *, beneficiary_id: int) -> None:
     to = recipient(session, beneficiary=beneficiary)
     if to is None:
         return
-    body = library.render(
+    body = texts.render(
         "loss_support", to.language, gsm_safe=_gsm_safe(to.language), name=beneficiary.name
     )
     outbox_service.enqueue(
@@ -195,15 +195,13 @@ def recipient(session: Session, *, beneficiary: Beneficiary) -> Recipient | None
 
 def current_text(session: Session, *, enrollment: Enrollment, language: str) -> str | None:
     """The programme message of her current stage, as sent (advice again on demand)."""
-    slots = content_schedule.slots(
-        library.load().values(), include_drafts=get_settings().send_drafts
-    )
+    slots = content_schedule.slots(texts.load().values(), include_drafts=get_settings().send_drafts)
     slot = content_schedule.current(
         slots, programme=enrollment.programme, anchor=enrollment.anchor_date, day=local_today()
     )
     if slot is None:
         return None
-    return library.get(slot.key).text(language, gsm_safe=_gsm_safe(language))
+    return texts.get(slot.key).text(language, gsm_safe=_gsm_safe(language))
 
 
 def _gsm_safe(language: str) -> bool:
@@ -211,8 +209,8 @@ def _gsm_safe(language: str) -> bool:
 
 
 def _prefix(beneficiary: Beneficiary, language: str, *, relay: bool) -> str:
-    before, after = library.address_parts(language, relay=relay, gsm_safe=_gsm_safe(language))
-    return before + library.addressee(beneficiary.name, language) + after
+    before, after = texts.address_parts(language, relay=relay, gsm_safe=_gsm_safe(language))
+    return before + texts.addressee(beneficiary.name, language) + after
 
 
 def _cancel_programme_messages(session: Session, *, beneficiary_id: int, reason: str) -> None:

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from messages import library
+from messages import texts
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -313,9 +313,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             session,
             dedupe_key=f"welcome:{beneficiary.id}",
             to_number=own.e164,
-            body=library.render(
-                key or "ussd_registration_confirmed", beneficiary.language, **values
-            ),
+            body=texts.render(key or "ussd_registration_confirmed", beneficiary.language, **values),
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
@@ -328,7 +326,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             session,
             dedupe_key=f"welcome:{beneficiary.id}",
             to_number=chw_phone.e164,
-            body=library.render("ussd_registration_proxy", beneficiary.language, **values),
+            body=texts.render("ussd_registration_proxy", beneficiary.language, **values),
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
@@ -340,7 +338,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             session,
             dedupe_key=f"registered-chw:{beneficiary.id}",
             to_number=chw_phone.e164,
-            body=library.render("ussd_registration_chw", chw_language, **values),
+            body=texts.render("ussd_registration_chw", chw_language, **values),
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             language=chw_language,
@@ -497,7 +495,7 @@ def self_register(
             session,
             dedupe_key=f"self-welcome:{beneficiary.id}",
             to_number=own.e164,
-            body=library.render("ussd_self_registration", language, name=beneficiary.name),
+            body=texts.render("ussd_self_registration", language, name=beneficiary.name),
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,

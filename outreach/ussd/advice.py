@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from messages import library
-from messages.library import Message
+from messages import texts
+from messages.texts import Message
 
 # USSD advice topics -> the library's topic sets, or the tags that mark a programme message.
 TOPIC_SETS = {"hygiene": "hygiene", "covid19": "covid19", "malaria": "malaria"}
@@ -21,9 +21,7 @@ MAX_MESSAGES = 3
 
 def _approved(messages: Iterable[Message], include_drafts: bool) -> list[Message]:
     return [
-        m
-        for m in messages
-        if include_drafts or getattr(m, "review_status", None) == library.APPROVED
+        m for m in messages if include_drafts or getattr(m, "review_status", None) == texts.APPROVED
     ]
 
 
@@ -47,7 +45,7 @@ def topic_texts(
     programme's nutrition messages, never the newborn's ("Félicitations !..."), and a
     mother the infant programme's.
     """
-    pool = list(messages) if messages is not None else list(library.load().values())
+    pool = list(messages) if messages is not None else list(texts.load().values())
     drafts = _drafts_allowed() if include_drafts is None else include_drafts
     if topic in TOPIC_SETS:
         chosen = [
@@ -77,7 +75,7 @@ def stage_text(
     include_drafts: bool | None = None,
 ) -> str | None:
     """The approved programme message for her stage today: the latest one already due."""
-    pool = list(messages) if messages is not None else list(library.load().values())
+    pool = list(messages) if messages is not None else list(texts.load().values())
     drafts = _drafts_allowed() if include_drafts is None else include_drafts
     elapsed = (today - anchor).days
     due = [

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from messages import library
+from messages import texts
 from messages.encoding import segment_info
 from outreach.inbound import service as inbound_service
 from outreach.inbound.matcher import Intent, match
@@ -95,10 +95,10 @@ def test_keywords_in_french_and_bambara_and_synonyms() -> None:
 def test_reply_texts_fit_one_segment_in_both_languages() -> None:
     # Given the longest names and numbers a reply can carry
     values = {"name": "W" * 20, "code": "999999", "chw_name": "W" * 20, "chw_phone": "70 00 00 01"}
-    for key in [k for k in library.load() if k.startswith("sms_")]:
+    for key in [k for k in texts.load() if k.startswith("sms_")]:
         for language in ("fr", "bm"):
             # When the reply is rendered as sent / Then it is one GSM-7 segment
-            info = segment_info(library.render(key, language, **values))
+            info = segment_info(texts.render(key, language, **values))
             assert (info.encoding, info.segments) == ("GSM-7", 1), (key, language)
 
 

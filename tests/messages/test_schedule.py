@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from messages import library
+from messages import texts
 from messages.schedule import (
     CADENCE,
     LATE_WINDOW_DAYS,
@@ -18,7 +18,7 @@ from messages.schedule import (
     stage_week,
 )
 
-SCHEDULE = slots(library.load().values(), include_drafts=True)
+SCHEDULE = slots(texts.load().values(), include_drafts=True)
 KEYS = {s.key: s for s in SCHEDULE}
 
 
@@ -186,5 +186,5 @@ def test_drafts_are_not_scheduled_unless_allowed() -> None:
     # Given the shipped library (all drafts)
     # When the schedule is built for approved messages only
     # Then it is empty: nothing unreviewed is ever sent
-    assert slots(library.load().values(), include_drafts=False) == []
+    assert slots(texts.load().values(), include_drafts=False) == []
     assert KEYS["preg_w08"].offset_days == -224

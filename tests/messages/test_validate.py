@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from messages import library
-from messages.library import Message
+from messages import texts
 from messages.schedule import CADENCE, programme_week
+from messages.texts import Message
 from messages.validate import summarise, validate
 
 GSM = {"fr": True, "bm": True}
 
 
 def content() -> dict[str, Message]:
-    return dict(library.load())
+    return dict(texts.load())
 
 
 def errors(messages: dict[str, Message], **kwargs: object) -> list[str]:

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from sqlmodel import Session
 
-from messages import library
-from messages.library import Message
+from messages import texts
+from messages.texts import Message
 from outreach.chws.models import Chw
 from outreach.programmes.models import Enrollment
 from outreach.registry.models import Beneficiary, Phone, PhoneKind
@@ -79,7 +79,7 @@ def make_beneficiary(db: Session) -> Callable[..., Beneficiary]:
 def approved(keys: set[str] | None = None) -> dict[str, Message]:
     """The shipped library with `keys` (default: every message) approved by a reviewer."""
     out = {}
-    for key, message in library.load().items():
+    for key, message in texts.load().items():
         if keys is None or key in keys:
             message = dataclasses.replace(
                 message,
@@ -114,7 +114,7 @@ def enroll(db: Session) -> Callable[..., Enrollment]:
             programme=programme,
             anchor_date=anchor,
             start_date=start,
-            addressee=library.addressee(beneficiary.name, beneficiary.language),
+            addressee=texts.addressee(beneficiary.name, beneficiary.language),
         )
         db.add(enrollment)
         db.flush()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from messages import library
+from messages import texts
 from messages.schedule import due_on, slots
 from outreach.outbox.models import OutboundMessage
 from outreach.programmes import fanout
@@ -48,7 +48,7 @@ def test_due_messages_reach_her_phone_a_shared_phone_by_name_or_her_chw(
     # Then three messages are queued, each in the right words for the right handset
     sent = {m.beneficiary_id: m for m in rows(db)}
     assert result.inserted == 3 and set(sent) == {own.id, shared.id, no_phone.id}
-    w20 = library.load()["preg_w20"]
+    w20 = texts.load()["preg_w20"]
     assert sent[own.id].body == w20.text("fr")
     assert sent[shared.id].body == "Nyèlèni Dembélé ye: " + w20.texts["bm_gsm"]
     assert sent[no_phone.id].body == "Pour Mariam Diallo: " + w20.text("fr")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from messages import library
+from messages import texts
 from messages.encoding import is_gsm7
 from outreach.ussd import advice
 
@@ -13,12 +13,12 @@ TODAY = date(2026, 3, 1)
 
 
 def _approve(messages):
-    return [replace(m, review_status=library.APPROVED) for m in messages]
+    return [replace(m, review_status=texts.APPROVED) for m in messages]
 
 
 def test_topics_come_from_their_topic_set_or_tags_and_need_approval() -> None:
     # Given the real library, where everything is still a draft
-    messages = list(library.load().values())
+    messages = list(texts.load().values())
     # Then nothing is shown while only approved texts count
     assert advice.topic_texts("malaria", "fr", messages, include_drafts=False) == []
     # And once approved, malaria comes from its topic set and feeding from the tags
@@ -29,13 +29,13 @@ def test_topics_come_from_their_topic_set_or_tags_and_need_approval() -> None:
     )
     assert 1 <= len(malaria) <= 3 and all(is_gsm7(t) for t in malaria)
     assert 1 <= len(feeding) <= 3
-    malaria_set = {m.text("bm") for m in library.topic_set("malaria")}
+    malaria_set = {m.text("bm") for m in texts.topic_set("malaria")}
     assert set(malaria) <= malaria_set
 
 
 def test_stage_advice_is_the_latest_message_already_due() -> None:
     # Given a pregnancy due in 20 weeks (so at week 20) and every text approved
-    approved = _approve(list(library.load().values()))
+    approved = _approve(list(texts.load().values()))
     edd = TODAY + timedelta(weeks=20)
     # When her stage advice is asked
     text = advice.stage_text("pregnancy", anchor=edd, today=TODAY, language="fr", messages=approved)
@@ -60,7 +60,7 @@ def test_stage_advice_is_the_latest_message_already_due() -> None:
 
 def test_feeding_advice_follows_her_stage() -> None:
     # Given every text approved
-    approved = _approve(list(library.load().values()))
+    approved = _approve(list(texts.load().values()))
     by_text = {m.text("fr"): m for m in approved}
     # When a pregnant woman and a mother of an infant ask for feeding advice
     pregnant = advice.topic_texts("feeding", "fr", approved, programme="pregnancy")

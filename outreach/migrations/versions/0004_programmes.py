@@ -39,7 +39,7 @@ def upgrade() -> None:
 
 
 def _backfill_addressees(bind: sa.engine.Connection) -> None:
-    from messages.library import addressee
+    from messages.texts import addressee
 
     rows = bind.execute(
         sa.text(

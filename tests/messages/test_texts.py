@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from messages import library
+from messages import texts
 from messages.encoding import is_gsm7, segment_info
-from messages.library import NAME_BUDGET, ContentError
+from messages.texts import NAME_BUDGET, ContentError
 
 
 def write(directory: Path, name: str, body: str) -> Path:
@@ -33,7 +33,7 @@ def test_a_programme_message_carries_its_schedule_review_and_texts(tmp_path: Pat
     # Given a pregnancy file with one approved message due at week 8
     write(tmp_path, "pregnancy.yaml", PROGRAMME_FILE)
     # When the directory is loaded
-    message = library.load_dir(tmp_path)["p_w08"]
+    message = texts.load_dir(tmp_path)["p_w08"]
     # Then every field of the schema is there, and week 8 is 32 weeks before the EDD
     assert message.programme == "pregnancy"
     assert message.kind == "programme"
@@ -58,7 +58,7 @@ messages:
 """,
     )
     # When loaded
-    messages = library.load_dir(tmp_path)
+    messages = texts.load_dir(tmp_path)
     # Then their offsets are days from birth, and drafts by default
     assert messages["i_d3"].offset_days == 3
     assert messages["i_w6"].offset_days == 42
@@ -83,7 +83,7 @@ def test_malformed_content_is_refused(tmp_path: Path, body: str, reason: str) ->
     # When it is loaded
     # Then the loader says what is wrong
     with pytest.raises(ContentError, match=reason):
-        library.load_dir(tmp_path)
+        texts.load_dir(tmp_path)
 
 
 def test_a_key_used_in_two_files_is_refused(tmp_path: Path) -> None:
@@ -93,25 +93,25 @@ def test_a_key_used_in_two_files_is_refused(tmp_path: Path) -> None:
     # When loaded
     # Then both files are named
     with pytest.raises(ContentError, match=r"hello in a\.yaml and b\.yaml"):
-        library.load_dir(tmp_path)
+        texts.load_dir(tmp_path)
 
 
 def test_every_shipped_file_loads_with_the_operational_schema() -> None:
     # Given the shipped content directory (including the USSD team's registration.yaml)
     # When it is loaded
-    messages = library.load()
+    messages = texts.load()
     # Then the programmes, topic sets and operational texts are all there
     kinds = {m.kind for m in messages.values()}
     assert kinds == {"programme", "topic", "operational"}
-    assert {m.programme for m in messages.values() if m.kind == "topic"} == set(library.TOPIC_SETS)
+    assert {m.programme for m in messages.values() if m.kind == "topic"} == set(texts.TOPIC_SETS)
     for key in ("welcome_pregnancy", "loss_support", "address_shared", "address_chw"):
         assert messages[key].kind == "operational"
-    assert [m.key for m in library.topic_set("malaria") if "smc" in m.topics][:1]
+    assert [m.key for m in texts.topic_set("malaria") if "smc" in m.topics][:1]
 
 
 def test_bambara_is_kept_in_both_spellings() -> None:
     # Given every programme and topic message
-    for message in library.load().values():
+    for message in texts.load().values():
         if message.kind == "operational":
             continue
         # Then the standard orthography and a GSM-7 spelling are both present
@@ -125,7 +125,7 @@ def test_bambara_is_kept_in_both_spellings() -> None:
 def test_french_is_sent_in_its_gsm_safe_spelling() -> None:
     # Given a message whose French has a character outside GSM-7 (ê, ’ ...)
     message = next(
-        m for m in library.load().values() if m.kind == "programme" and not is_gsm7(m.texts["fr"])
+        m for m in texts.load().values() if m.kind == "programme" and not is_gsm7(m.texts["fr"])
     )
     # When its French text is taken for sending
     sent = message.text("fr", gsm_safe=True)
@@ -137,7 +137,7 @@ def test_french_is_sent_in_its_gsm_safe_spelling() -> None:
 def test_render_fills_the_name() -> None:
     # Given the welcome text
     # When it is rendered for Awa in Bambara
-    text = library.render("welcome_pregnancy", "bm", name="Awa")
+    text = texts.render("welcome_pregnancy", "bm", name="Awa")
     # Then the name is in, in the GSM-safe spelling
     assert text.startswith("I ni ce Awa!")
     assert is_gsm7(text)
@@ -156,7 +156,7 @@ def test_render_fills_the_name() -> None:
 def test_addressee_is_a_short_gsm_safe_name(name: str, expected: str) -> None:
     # Given a name as typed by a CHW
     # When it is made into an addressee
-    short = library.addressee(name, "bm")
+    short = texts.addressee(name, "bm")
     # Then it is GSM-7, whole words first, at most NAME_BUDGET septets
     assert short == expected
     assert is_gsm7(short)
