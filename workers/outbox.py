@@ -69,16 +69,6 @@ def drain() -> dict[str, int]:
 
 
 @celery_app.task(
-    name="outbox.send_message",
-    queue="outbox",
-    **DB_RETRY,
-)
-def send_message(message_id: int) -> str:
-    """Send one outbox message if it is still due; do nothing otherwise."""
-    return delivery.send_one(message_id=message_id, gateway=get_gateway(), owner=_owner())
-
-
-@celery_app.task(
     name="outbox.sweep",
     queue="maintenance",
     **DB_RETRY,

@@ -9,6 +9,24 @@ from typing import Protocol
 # Africa's Talking per-recipient status codes that mean "handed over".
 ACCEPTED_CODES = frozenset({100, 101, 102})
 
+# Africa's Talking per-recipient status names, by code.
+STATUS_NAMES: dict[int, str] = {
+    100: "Processed",
+    101: "Success",
+    102: "Queued",
+    401: "RiskHold",
+    402: "InvalidSenderId",
+    403: "InvalidPhoneNumber",
+    404: "UnsupportedNumberType",
+    405: "InsufficientBalance",
+    406: "UserInBlacklist",
+    407: "CouldNotRoute",
+    409: "DoNotDisturbRejection",
+    500: "InternalServerError",
+    501: "GatewayError",
+    502: "RejectedByGateway",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:

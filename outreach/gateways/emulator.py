@@ -27,29 +27,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from messages.encoding import segment_info
 from outreach.config import Settings, get_settings
-from outreach.gateways.base import ACCEPTED_CODES
+from outreach.gateways.base import ACCEPTED_CODES, STATUS_NAMES
 
 logger = logging.getLogger(__name__)
 
 # The SDK's own check; AT applies the same rule server side.
 PHONE_RE = re.compile(r"^\+\d{1,3}\d{3,}$")
 
-STATUS_NAMES: dict[int, str] = {
-    100: "Processed",
-    101: "Success",
-    102: "Queued",
-    401: "RiskHold",
-    402: "InvalidSenderId",
-    403: "InvalidPhoneNumber",
-    404: "UnsupportedNumberType",
-    405: "InsufficientBalance",
-    406: "UserInBlacklist",
-    407: "CouldNotRoute",
-    409: "DoNotDisturbRejection",
-    500: "InternalServerError",
-    501: "GatewayError",
-    502: "RejectedByGateway",
-}
 
 FAILED_DELIVERY_STATUSES = frozenset({"Failed", "Rejected"})
 _DEFAULT_FAILURE_REASON = {"Failed": "DeliveryFailure", "Rejected": "UserInBlackList"}

@@ -38,7 +38,6 @@ from outreach.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-SEND_TASK = "outbox.send_message"
 DRAIN_TASK = "outbox.drain"
 SEND_QUEUE = "outbox"
 # Set while a drain is requested and not yet started: one wake-up per burst of enqueues.

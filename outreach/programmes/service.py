@@ -55,33 +55,41 @@ def _addressee(session: Session, beneficiary_id: int) -> str | None:
     return texts.addressee(beneficiary.name, beneficiary.language)
 
 
-def start_pregnancy(session: Session, *, beneficiary_id: int, edd: date) -> Enrollment:
-    """Enroll a pregnant woman, anchored on her expected delivery date."""
+def _start(
+    session: Session,
+    *,
+    beneficiary_id: int,
+    programme: Programme,
+    anchor: date,
+    child_id: int | None = None,
+) -> Enrollment:
     enrollment = Enrollment(
         beneficiary_id=beneficiary_id,
-        programme=Programme.PREGNANCY,
-        anchor_date=edd,
+        child_id=child_id,
+        programme=programme,
+        anchor_date=anchor,
         start_date=local_today(),
         addressee=_addressee(session, beneficiary_id),
     )
     session.add(enrollment)
     session.flush()
     return enrollment
+
+
+def start_pregnancy(session: Session, *, beneficiary_id: int, edd: date) -> Enrollment:
+    """Enroll a pregnant woman, anchored on her expected delivery date."""
+    return _start(session, beneficiary_id=beneficiary_id, programme=Programme.PREGNANCY, anchor=edd)
 
 
 def start_infant(session: Session, *, beneficiary_id: int, child: Child) -> Enrollment:
     """Enroll a mother for her infant, anchored on the child's date of birth."""
-    enrollment = Enrollment(
+    return _start(
+        session,
         beneficiary_id=beneficiary_id,
-        child_id=child.id,
         programme=Programme.INFANT,
-        anchor_date=child.birth_date,
-        start_date=local_today(),
-        addressee=_addressee(session, beneficiary_id),
+        anchor=child.birth_date,
+        child_id=child.id,
     )
-    session.add(enrollment)
-    session.flush()
-    return enrollment
 
 
 def record_birth(

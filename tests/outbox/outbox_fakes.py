@@ -6,25 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from uuid import uuid4
 
-from outreach.gateways.base import ACCEPTED_CODES, RecipientResult
-
-# Africa's Talking per-recipient status names, by code.
-AT_STATUS = {
-    100: "Processed",
-    101: "Success",
-    102: "Queued",
-    401: "RiskHold",
-    402: "InvalidSenderId",
-    403: "InvalidPhoneNumber",
-    404: "UnsupportedNumberType",
-    405: "InsufficientBalance",
-    406: "UserInBlacklist",
-    407: "CouldNotRoute",
-    409: "DoNotDisturbRejection",
-    500: "InternalServerError",
-    501: "GatewayError",
-    502: "RejectedByGateway",
-}
+from outreach.gateways.base import ACCEPTED_CODES, STATUS_NAMES, RecipientResult
 
 
 class FakeGateway:
@@ -67,7 +49,7 @@ class FakeGateway:
                 RecipientResult(
                     number=number,
                     status_code=code,
-                    status=AT_STATUS[code],
+                    status=STATUS_NAMES[code],
                     message_id=message_id,
                     cost=Decimal("25.0000") if accepted else Decimal("0"),
                     currency="XOF",
