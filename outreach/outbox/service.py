@@ -424,6 +424,9 @@ def _record(
         for m in session.exec(
             select(OutboundMessage)
             .where(col(OutboundMessage.id).in_([c.message_id for c in claims]))
+            .order_by(col(OutboundMessage.id))
+            # Locked, so a sweeper reclaiming these leases right now is seen, not overwritten.
+            .with_for_update()
             .execution_options(populate_existing=True)
         )
     }
@@ -791,42 +794,61 @@ def _match_stray_reports(session: Session, events: list[metrics.Event]) -> int:
 
 
 def _reclaim_expired_leases(session: Session, now: datetime, events: list[metrics.Event]) -> int:
-    expired = session.exec(
-        select(OutboundMessage)
+    candidates = session.exec(
+        select(OutboundMessage.id, OutboundMessage.kind, OutboundMessage.lease_owner)
         .where(
             OutboundMessage.status == MessageStatus.SENDING,
             col(OutboundMessage.lease_expires_at) < now,
         )
         .limit(get_settings().sweep_batch)
     ).all()
-    if not expired:
+    reclaimed: list[int] = []
+    for target in (MessageStatus.QUEUED, MessageStatus.UNKNOWN):
+        wanted = "at_most_once" if target == MessageStatus.UNKNOWN else "at_least_once"
+        ids = [i for i, kind, _ in candidates if ambiguous_policy(kind) == wanted]
+        if not ids:
+            continue
+        values: dict[str, Any] = {
+            "status": target,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            "last_error": "lease expired: worker lost during a try",
+        }
+        if target == MessageStatus.QUEUED:
+            values.update(due_at=now, enqueued_at=None)
+        # The conditions are checked again under the row lock: a worker that recorded its
+        # result since the read above keeps it, instead of being sent a second time.
+        done = session.execute(
+            update(OutboundMessage)
+            .where(
+                col(OutboundMessage.id).in_(ids),
+                col(OutboundMessage.status) == MessageStatus.SENDING,
+                col(OutboundMessage.lease_expires_at) < now,
+            )
+            .values(**values)
+            .returning(col(OutboundMessage.id))
+        ).all()
+        for (message_id,) in done:
+            reclaimed.append(message_id)
+            events.append(metrics.transition(target, "lease_expired"))
+            if target == MessageStatus.QUEUED:
+                events.append(metrics.event("outreach_outbox_possible_duplicates", "lease_expired"))
+    if not reclaimed:
         return 0
     # The worker died mid-try: the gateway may or may not have the message.
     session.execute(
         update(MessageAttempt)
         .where(
-            col(MessageAttempt.message_id).in_([m.id for m in expired]),
+            col(MessageAttempt.message_id).in_(reclaimed),
             col(MessageAttempt.finished_at).is_(None),
         )
         .values(outcome="lease_expired", finished_at=now, error="worker lost during the try")
     )
-    for message in expired:
-        log.warning("lease expired on message %s (owner %s)", message.id, message.lease_owner)
-        message.lease_owner = None
-        message.lease_expires_at = None
-        message.updated_at = now
-        message.last_error = "lease expired: worker lost during a try"
-        if ambiguous_policy(message.kind) == "at_most_once":
-            message.status = MessageStatus.UNKNOWN
-            events.append(metrics.transition(MessageStatus.UNKNOWN, "lease_expired"))
-        else:
-            message.status = MessageStatus.QUEUED
-            message.due_at = now
-            message.enqueued_at = None
-            events.append(metrics.transition(MessageStatus.QUEUED, "lease_expired"))
-            events.append(metrics.event("outreach_outbox_possible_duplicates", "lease_expired"))
-        session.add(message)
-    return len(expired)
+    owners = {i: owner for i, _, owner in candidates}
+    for message_id in reclaimed:
+        log.warning("lease expired on message %s (owner %s)", message_id, owners.get(message_id))
+    return len(reclaimed)
 
 
 def _cancel_no_longer_due(session: Session, now: datetime, events: list[metrics.Event]) -> int:
