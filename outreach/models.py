@@ -1,5 +1,7 @@
 """Import every table so SQLModel.metadata is complete (Alembic and tests use it)."""
 
+from outreach.accounts.models import ApiToken, StaffUser
+from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
@@ -16,6 +18,8 @@ from outreach.sites.models import Facility, Site
 from outreach.ussd.models import UssdSessionEvent
 
 __all__ = [
+    "ApiToken",
+    "AuditEntry",
     "Beneficiary",
     "Child",
     "Chw",
@@ -31,6 +35,7 @@ __all__ = [
     "Phone",
     "SelfRegistration",
     "Site",
+    "StaffUser",
     "Transfer",
     "UssdSessionEvent",
 ]

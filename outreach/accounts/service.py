@@ -1,0 +1,97 @@
+"""Staff accounts: creation, password login and API tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from outreach.accounts.models import ApiToken, Role, StaffUser
+from outreach.accounts.security import hash_password, new_token, token_digest, verify_password
+from outreach.timeutil import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out (message in French)."""
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse a password that is too weak to protect displaced people's data."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"mot de passe trop court: au moins {MIN_PASSWORD_LENGTH} caractères")
+    if password.isdigit() or password.isalpha():
+        raise AccountError("mot de passe trop simple: mélangez lettres et chiffres")
+
+
+def get_by_email(session: Session, *, email: str) -> StaffUser | None:
+    """The account with this email (case-insensitive), if any."""
+    return session.exec(select(StaffUser).where(StaffUser.email == email.strip().lower())).first()
+
+
+def create_user(
+    session: Session, *, email: str, name: str, role: Role, password: str, language: str = "fr"
+) -> StaffUser:
+    """Add a staff account after checking the password rules and that the email is free."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise AccountError("adresse e-mail invalide")
+    if get_by_email(session, email=email) is not None:
+        raise AccountError(f"un compte existe déjà pour {email}")
+    check_password_rules(password)
+    user = StaffUser(
+        email=email,
+        name=name.strip() or email,
+        role=Role(role).value,
+        password_hash=hash_password(password),
+        language=language,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> StaffUser | None:
+    """The active account for these credentials, or None."""
+    user = get_by_email(session, email=email)
+    if user is None or not user.active:
+        # Hash anyway so a missing account takes as long as a wrong password.
+        hash_password(password)
+        return None
+    if not verify_password(password, user.password_hash):
+        return None
+    user.last_login_at = utcnow()
+    session.add(user)
+    return user
+
+
+def issue_token(
+    session: Session, *, user: StaffUser, name: str, ttl: timedelta | None = None
+) -> str:
+    """Create an API token for `user`; the plain token is returned once and never stored."""
+    assert user.id is not None, "flush the user before issuing a token"
+    token = new_token()
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=name,
+            token_hash=token_digest(token),
+            expires_at=utcnow() + ttl if ttl else None,
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, *, token: str) -> StaffUser | None:
+    """The active user holding this unexpired, unrevoked token, or None."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    user = session.get(StaffUser, row.user_id)
+    if user is None or not user.active:
+        return None
+    return user
