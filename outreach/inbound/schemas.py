@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from outreach.callbacks import GatewayForm
 
 
-class IncomingSms(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class IncomingSms(GatewayForm):
     id: str = Field(min_length=1, max_length=100)
     from_: str = Field(alias="from", min_length=1, max_length=40)
     to: str | None = Field(default=None, max_length=40)
@@ -18,8 +18,6 @@ class IncomingSms(BaseModel):
     cost: str | None = Field(default=None, max_length=30)
 
 
-class OptOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class OptOut(GatewayForm):
     phone_number: str = Field(alias="phoneNumber", min_length=1, max_length=40)
     sender_id: str | None = Field(default=None, alias="senderId", max_length=40)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from outreach.callbacks import GatewayForm
 
 
-class DeliveryReportForm(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class DeliveryReportForm(GatewayForm):
     id: str = Field(min_length=1, max_length=80)
     status: str = Field(min_length=1, max_length=40)
     phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=25)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
-from outreach.db import after_commit, get_engine, insert_ignore
+from outreach.db import after_commit, get_engine, insert_ignore, insert_new
 from outreach.gateways.base import RecipientResult
 from outreach.outbox import metrics
 from outreach.outbox.models import (
@@ -117,11 +117,6 @@ def enqueue(
     expires_at: datetime | None = None,
 ) -> OutboundMessage:
     """Add a message to the outbox once per dedupe key; a worker is woken after commit."""
-    existing = session.exec(
-        select(OutboundMessage).where(OutboundMessage.dedupe_key == dedupe_key)
-    ).first()
-    if existing is not None:
-        return existing
     now = utcnow()
     due = due_at or now
     message = OutboundMessage(
@@ -137,8 +132,11 @@ def enqueue(
         expires_at=expires_at,
         enqueued_at=now if due <= now else None,
     )
-    session.add(message)
-    session.flush()
+    # One statement whether or not the key exists: this runs inside USSD hops.
+    if insert_new(session, message, conflict=("dedupe_key",)) is None:
+        return session.exec(
+            select(OutboundMessage).where(OutboundMessage.dedupe_key == dedupe_key)
+        ).one()
     if due <= now:
         after_commit(session, wake)
     return message

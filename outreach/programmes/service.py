@@ -12,6 +12,7 @@ from messages import schedule as content_schedule
 from messages import texts
 from outreach.chws.models import Chw
 from outreach.config import get_settings
+from outreach.db import insert_row
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -71,9 +72,7 @@ def _start(
         start_date=local_today(),
         addressee=_addressee(session, beneficiary_id),
     )
-    session.add(enrollment)
-    session.flush()
-    return enrollment
+    return insert_row(session, enrollment)
 
 
 def start_pregnancy(session: Session, *, beneficiary_id: int, edd: date) -> Enrollment:

@@ -12,10 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, exists, or_, update
 from sqlmodel import Session, col, select
 
 from messages import texts
+from outreach.db import insert_new, insert_row
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -61,12 +62,10 @@ class RegistrationError(ValueError):
 def get_or_create_phone(session: Session, *, raw: str) -> Phone:
     """The phone row for a number, created on first sight; raises InvalidPhoneNumber."""
     e164 = phones.normalize(raw)
-    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
-    if phone is None:
-        phone = Phone(e164=e164)
-        session.add(phone)
-        session.flush()
-    return phone
+    created = insert_new(session, Phone(e164=e164), conflict=("e164",))
+    if created is not None:
+        return created
+    return session.exec(select(Phone).where(Phone.e164 == e164)).one()
 
 
 def edd_from_weeks(*, weeks: int, today: date) -> date:
@@ -95,15 +94,14 @@ def birth_date_from_age(
     return today - timedelta(days=round((months or 0) * DAYS_PER_MONTH))
 
 
-def new_code(session: Session) -> str:
-    """A short numeric registration code, easy to type on a keypad, unique."""
-    while True:
-        code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        if (
-            code[0] != "0"
-            and not session.exec(select(Beneficiary.id).where(Beneficiary.code == code)).first()
-        ):
-            return code
+def new_code() -> str:
+    """A short numeric registration code, easy to type on a keypad (never starting with 0).
+
+    Uniqueness is the database's: the insert skips a taken code and draws again.
+    """
+    return secrets.choice("123456789") + "".join(
+        secrets.choice("0123456789") for _ in range(CODE_DIGITS - 1)
+    )
 
 
 def normalise_name(name: str) -> str:
@@ -154,20 +152,20 @@ def _new_beneficiary(
     if not clean_name:
         raise RegistrationError("nom vide")
     phone_row = get_or_create_phone(session, raw=phone) if phone else None
-    beneficiary = Beneficiary(
-        code=new_code(session),
-        name=clean_name[:120],
-        phone_id=phone_row.id if phone_row else None,
-        phone_kind=phone_kind if phone_row else PhoneKind.NONE,
-        chw_id=chw_id,
-        village_id=village_id,
-        language=language,
-        displaced=displaced,
-        status=status,
-    )
-    session.add(beneficiary)
-    session.flush()
-    return beneficiary
+    while True:
+        beneficiary = Beneficiary(
+            code=new_code(),
+            name=clean_name[:120],
+            phone_id=phone_row.id if phone_row else None,
+            phone_kind=phone_kind if phone_row else PhoneKind.NONE,
+            chw_id=chw_id,
+            village_id=village_id,
+            language=language,
+            displaced=displaced,
+            status=status,
+        )
+        if insert_new(session, beneficiary, conflict=("code",)) is not None:
+            return beneficiary
 
 
 def record_consent(session: Session, *, beneficiary_id: int, consent: ConsentInfo) -> Consent:
@@ -181,9 +179,7 @@ def record_consent(session: Session, *, beneficiary_id: int, consent: ConsentInf
         language=consent.language,
         granted=consent.granted,
     )
-    session.add(row)
-    session.flush()
-    return row
+    return insert_row(session, row)
 
 
 def register_pregnancy(
@@ -288,11 +284,18 @@ def _chw_contact(session: Session, chw_id: int | None) -> tuple[str, str, Phone 
     """Name, phone number, phone row and language of a CHW (empty when unknown)."""
     from outreach.chws.models import Chw
 
-    chw = session.get(Chw, chw_id) if chw_id is not None else None
-    if chw is None:
+    if chw_id is None:
         return "", "", None, "fr"
-    phone = _phone_of(session, chw.phone_id)
-    return chw.name, phones.national(phone.e164) if phone else "", phone, chw.language
+    # One query for both rows: this runs on the confirming USSD hop.
+    found = session.exec(
+        select(Chw.name, Chw.language, Phone)
+        .join(Phone, col(Phone.id) == col(Chw.phone_id))
+        .where(Chw.id == chw_id)
+    ).first()
+    if found is None:
+        return "", "", None, "fr"
+    name, language, phone = found
+    return name, phones.national(phone.e164), phone, language
 
 
 def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | None:
@@ -363,6 +366,23 @@ def anchor_dates(session: Session, *, beneficiary_id: int) -> list[date]:
     return dates
 
 
+def _anchored_near(anchor: date) -> Any:
+    """Women with an EDD, a birth or a self-registration estimate within the window."""
+    low, high = anchor - DUPLICATE_WINDOW, anchor + DUPLICATE_WINDOW
+    ben_id = col(Beneficiary.id)
+    return or_(
+        exists().where(
+            col(Enrollment.beneficiary_id) == ben_id,
+            col(Enrollment.anchor_date).between(low, high),
+        ),
+        exists().where(col(Child.mother_id) == ben_id, col(Child.birth_date).between(low, high)),
+        exists().where(
+            col(SelfRegistration.beneficiary_id) == ben_id,
+            col(SelfRegistration.estimated_anchor).between(low, high),
+        ),
+    )
+
+
 def find_duplicates(
     session: Session,
     *,
@@ -373,29 +393,26 @@ def find_duplicates(
 ) -> list[Beneficiary]:
     """Likely existing records of the same woman: same phone and a similar name, or same
     village, a similar name and an EDD (or birth) within four weeks."""
-    found: dict[int, Beneficiary] = {}
+    # The database narrows by phone, or by village and date; names are compared here,
+    # on a handful of rows, because "similar" is a fuzzy score. Only ids and names are
+    # read until a match is found: this runs on the confirming USSD hop.
+    conditions: list[ColumnElement[bool]] = []
     if phone:
-        on_phone = session.exec(
-            select(Beneficiary)
-            .join(Phone, col(Phone.id) == col(Beneficiary.phone_id))
-            .where(Phone.e164 == phone)
-        ).all()
-        for other in on_phone:
-            if other.id is not None and similar_names(name, other.name):
-                found[other.id] = other
+        conditions.append(
+            col(Beneficiary.phone_id).in_(select(col(Phone.id)).where(Phone.e164 == phone))
+        )
     if village_id is not None and anchor is not None:
-        in_village = session.exec(
-            select(Beneficiary).where(Beneficiary.village_id == village_id)
-        ).all()
-        for other in in_village:
-            if other.id is None or other.id in found or not similar_names(name, other.name):
-                continue
-            if any(
-                abs(d - anchor) <= DUPLICATE_WINDOW
-                for d in anchor_dates(session, beneficiary_id=other.id)
-            ):
-                found[other.id] = other
-    return sorted(found.values(), key=lambda b: b.created_at, reverse=True)
+        conditions.append(and_(col(Beneficiary.village_id) == village_id, _anchored_near(anchor)))
+    if not conditions:
+        return []
+    candidates = session.execute(
+        select(Beneficiary.id, Beneficiary.name).where(or_(*conditions))
+    ).all()
+    ids = [ben_id for ben_id, other in candidates if similar_names(name, other)]
+    if not ids:
+        return []
+    found = session.exec(select(Beneficiary).where(col(Beneficiary.id).in_(ids))).all()
+    return sorted(found, key=lambda b: b.created_at, reverse=True)
 
 
 def confirm_pending(

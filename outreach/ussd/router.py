@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
-from outreach.callbacks import CallbackKey
+from outreach.callbacks import CallbackKey, form_body, read_form
 from outreach.db import SessionDep
 from outreach.ussd import catalog, service
 from outreach.ussd.engine import end
@@ -45,10 +45,16 @@ class AlwaysAnswerRoute(APIRoute):
 router = APIRouter(route_class=AlwaysAnswerRoute, dependencies=[CallbackKey], tags=["callbacks"])
 
 
-@router.post("/callbacks/at/ussd", response_class=PlainTextResponse, response_model=None)
-def ussd(request: Annotated[UssdRequest, Form()], db: SessionDep) -> str:
+@router.post(
+    "/callbacks/at/ussd",
+    response_class=PlainTextResponse,
+    response_model=None,
+    openapi_extra=form_body(UssdRequest),
+)
+async def ussd(request: Request) -> PlainTextResponse:
     """One USSD hop: answer with `CON ` (continue) or `END ` (last screen)."""
-    return service.answer(db, request=request)
+    hop = await read_form(request, UssdRequest)
+    return PlainTextResponse(await service.answer_in_thread(request=hop))
 
 
 events_router = APIRouter(dependencies=[CallbackKey], tags=["callbacks"])

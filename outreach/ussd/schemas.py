@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from outreach.callbacks import GatewayForm
 
 
-class UssdRequest(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class UssdRequest(GatewayForm):
     session_id: str = Field(alias="sessionId", min_length=1, max_length=100)
     service_code: str = Field(alias="serviceCode", max_length=40)
     phone_number: str = Field(alias="phoneNumber", min_length=1, max_length=25)
@@ -16,9 +16,7 @@ class UssdRequest(BaseModel):
     text: str = Field(default="", max_length=8000)
 
 
-class UssdEvent(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class UssdEvent(GatewayForm):
     session_id: str = Field(alias="sessionId", min_length=1, max_length=100)
     status: str = Field(max_length=20)
     phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=20)

@@ -8,11 +8,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+import anyio.to_thread
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
-from outreach.db import insert_ignore
+from outreach.db import insert_ignore, unit_of_work
 from outreach.gateways.africastalking import parse_cost
 from outreach.redis import get_redis
 from outreach.registry import phones
@@ -49,6 +50,18 @@ def caller(raw: str) -> str:
         return phones.normalize(raw)
     except phones.InvalidPhoneNumber:
         return raw.strip()
+
+
+async def answer_in_thread(*, request: UssdRequest) -> str:
+    """Answer one hop in its own unit of work, in one trip through the thread pool."""
+    return await anyio.to_thread.run_sync(_answer_and_commit, request)
+
+
+def _answer_and_commit(request: UssdRequest) -> str:
+    # The hop commits before it answers: the handset never sees a screen (a
+    # registration code, say) for work that was rolled back.
+    with unit_of_work() as db:
+        return answer(db, request=request)
 
 
 def answer(db: Session, *, request: UssdRequest) -> str:

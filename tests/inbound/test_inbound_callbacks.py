@@ -125,6 +125,17 @@ def test_incoming_sms_with_empty_text_is_stored(client, db) -> None:
     assert sms.text == ""
 
 
+def test_incoming_sms_with_a_nul_byte_is_stored_not_500(client, db) -> None:
+    # Given a text carrying a NUL character, which PostgreSQL cannot store
+    form = _sms(text="STOP\x00 merci")
+    # When it is posted
+    response = client.post("/callbacks/at/sms", data=form)
+    # Then it is answered and stored without the NUL
+    assert response.status_code == 200
+    [sms] = _inbox(db)
+    assert sms.text == "STOP merci"
+
+
 def test_incoming_sms_with_a_long_date_is_stored_not_500(client, db) -> None:
     # Given a date longer than the column (ISO with microseconds and a zone name)
     long_date = "2025-03-14T09:12:45.123456+00:00 GMT"

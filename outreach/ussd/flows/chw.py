@@ -221,6 +221,9 @@ def _village_name(ctx: Ctx, village_id: int | None) -> str:
 
 def summary_prompt(ctx: Ctx) -> str:
     reg = _reg(ctx)
+    # Look for her while the CHW reads the summary, so that the confirming hop (which
+    # writes the registration) has one query less to make.
+    reg["dup_ids"] = _likely_duplicates(ctx, reg)
     if reg.get("phone"):
         phone_line = phones.national(reg["phone"])
         if reg.get("phone_kind") == PhoneKind.SHARED:
@@ -255,10 +258,7 @@ def _anchor(reg: dict[str, Any]) -> date:
     return date.fromisoformat(reg.get("edd") or reg["birth_date"])
 
 
-def on_summary(ctx: Ctx, answer: str) -> str | End:
-    if choice(answer, 2) == 1:
-        return End("reg_cancelled")
-    reg = _reg(ctx)
+def _likely_duplicates(ctx: Ctx, reg: dict[str, Any]) -> list[int]:
     duplicates = registry_service.find_duplicates(
         ctx.db,
         name=reg["name"],
@@ -266,8 +266,16 @@ def on_summary(ctx: Ctx, answer: str) -> str | End:
         village_id=reg.get("village_id"),
         anchor=_anchor(reg),
     )
+    return [d.id for d in duplicates[:5] if d.id is not None]
+
+
+def on_summary(ctx: Ctx, answer: str) -> str | End:
+    if choice(answer, 2) == 1:
+        return End("reg_cancelled")
+    reg = _reg(ctx)
+    duplicates = reg["dup_ids"] if "dup_ids" in reg else _likely_duplicates(ctx, reg)
     if duplicates:
-        ctx.data["dup_ids"] = [d.id for d in duplicates[:5]]
+        ctx.data["dup_ids"] = duplicates
         return "reg_duplicate"
     return _create(ctx)
 
