@@ -44,7 +44,13 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command()
-def api(host: str | None = None, port: int | None = None) -> None:
+def api(
+    host: str | None = None,
+    port: int | None = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processus uvicorn (défaut : OUTREACH_API_WORKERS).")
+    ] = None,
+) -> None:
     """Serve the HTTP API (USSD and SMS callbacks, simulator, metrics)."""
     import uvicorn
 
@@ -54,6 +60,7 @@ def api(host: str | None = None, port: int | None = None) -> None:
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
+        workers=workers or settings.api_workers,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # uvicorn processes behind `outreach api`: one per core the API may use. Each hop is
+    # CPU-bound Python, so one process per core is how a host serves more hops a second.
+    api_workers: int = Field(default=1, ge=1, le=64)
 
     gateway: Literal["emulator", "africastalking"] = "emulator"
     at_username: str = "sandbox"
