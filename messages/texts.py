@@ -58,6 +58,8 @@ KNOWN_PLACEHOLDERS = frozenset(
         "phone",
         "keyword",
         "count",
+        "kind",
+        "place",
     }
 )
 

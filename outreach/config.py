@@ -109,6 +109,25 @@ class Settings(BaseSettings):
     # A folder of extra keyword files (same format as outreach/inbound/keywords/*.yaml).
     inbound_keywords_dir: str | None = None
 
+    # Appointments and reminders. A folder of staff-edited schedule files (a file replaces
+    # the default schedule of its kind; see docs/appointments.md).
+    appointment_schedules_dir: str | None = None
+    # Reminder slots per appointment kind ("default" for the others): slot name ->
+    # "<days before> HH:MM-HH:MM", the local window in which that reminder may go out.
+    appointment_reminder_slots: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"default": {"eve": "1 18:00-20:00", "morning": "0 07:00-10:00"}}
+    )
+    # A proposed appointment moves to a real clinic day at most this many days away.
+    appointment_clinic_day_window_days: int = Field(default=7, ge=0)
+    # How often beat plans reminders (and round days); each run is idempotent.
+    appointment_plan_interval_seconds: float = Field(default=900.0, gt=0)
+    # Days ahead whose reminders are planned (1: today's and tomorrow's sends).
+    appointment_plan_horizon_days: int = Field(default=1, ge=0)
+    # Appointment ids per planning transaction.
+    appointment_plan_batch: int = Field(default=50_000, ge=1)
+    # Days ahead for which clinic-round and awareness days become appointments.
+    appointment_round_horizon_days: int = Field(default=14, ge=1)
+
     simulator_enabled: bool = True
 
     # Local Africa's Talking emulator.

@@ -1,6 +1,7 @@
 """Import every table so SQLModel.metadata is complete (Alembic and tests use it)."""
 
 from outreach.accounts.models import ApiToken, StaffUser
+from outreach.appointments.models import Appointment, ClinicRound
 from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
@@ -19,11 +20,13 @@ from outreach.ussd.models import UssdSessionEvent
 
 __all__ = [
     "ApiToken",
+    "Appointment",
     "AuditEntry",
     "Beneficiary",
     "Child",
     "Chw",
     "ChwSite",
+    "ClinicRound",
     "Consent",
     "DeliveryReport",
     "Enrollment",

@@ -50,9 +50,18 @@ def create_celery() -> Celery:
                 "options": {"queue": "outbox", "expires": max(1.0, settings.drain_tick_seconds)},
             },
             **fan_out_schedule(settings),
+            # Reminders due soon (and appointments for round days); each run is idempotent.
+            "appointments-plan": {
+                "task": "appointments.plan_reminders",
+                "schedule": settings.appointment_plan_interval_seconds,
+                "options": {
+                    "queue": "maintenance",
+                    "expires": settings.appointment_plan_interval_seconds,
+                },
+            },
         },
         timezone="UTC",
-        imports=("workers.outbox", "outreach.programmes.tasks"),
+        imports=("workers.outbox", "outreach.programmes.tasks", "workers.appointments"),
     )
     return app
 

@@ -170,10 +170,39 @@ def _act(
             assert beneficiary.id is not None
             registry_service.set_language(db, beneficiary_id=beneficiary.id, language=chosen)
         _reply(db, e164=e164, dedupe_key=key, text_key="sms_language_set", language=chosen)
+    elif kind == Kind.CONFIRM:
+        _confirm(db, e164=e164, dedupe_key=key, on_phone=on_phone, language=language)
     elif kind == Kind.OTHER:
         # One auto-reply a day, whatever she writes: the key makes it structural.
         daily = f"{outbox_service.ANSWER_PREFIX}auto:{e164}:{local_today().isoformat()}"
         _reply(db, e164=e164, dedupe_key=daily, text_key="sms_not_understood", language=language)
+
+
+def _confirm(
+    db: Session, *, e164: str, dedupe_key: str, on_phone: list[Beneficiary], language: str
+) -> None:
+    # OK / OUI after a reminder: her next appointment is confirmed, and she is told which.
+    from outreach.appointments import service as appointments_service
+
+    found = appointments_service.confirm_next(
+        db, beneficiary_ids=[b.id for b in on_phone if b.id is not None]
+    )
+    if found is None:
+        # Nothing to confirm: an OK is not worth an SMS back.
+        return
+    owner = next((b for b in on_phone if b.id == found.beneficiary_id), None)
+    language = owner.language if owner else language
+    if not allow_reply(e164):
+        return
+    outbox_service.enqueue(
+        db,
+        dedupe_key=dedupe_key,
+        to_number=e164,
+        body=appointments_service.confirmation_text(found, language),
+        kind=MessageKind.REPLY,
+        priority=Priority.INTERACTIVE,
+        language=language,
+    )
 
 
 def _consent(text_key: str, language: str) -> registry_service.ConsentInfo:

@@ -71,6 +71,10 @@ ACCOUNT_HOLD = timedelta(minutes=15)
 # her opt-out, since the confirmation of a STOP is one (outreach/inbound).
 ANSWER_PREFIX = "sms-reply:"
 
+# Dedupe-key prefix of an appointment reminder (`appt:<appointment id>:<slot>`): checked
+# against its appointment at send time (outreach/appointments).
+APPOINTMENT_PREFIX = "appt:"
+
 # Attempt outcomes after which the gateway may hold a copy we did not hear about.
 AMBIGUOUS_OUTCOMES = ("timeout", "lease_expired", "late_result")
 
@@ -265,8 +269,12 @@ def _claim(
             )
         ).all()
     )
+    void = _void_reminders(session, rows)
     reasons: dict[int, str] = {}
     for row in rows:
+        if row.id in void:
+            reasons[row.id] = "appointment_no_longer_due"
+            continue
         if row.dedupe_key.startswith(ANSWER_PREFIX) and not (
             row.expires_at is not None and row.expires_at <= now
         ):
@@ -322,6 +330,27 @@ def _claim(
         )
         for r in kept
     ]
+
+
+def _void_reminders(session: Session, rows: Sequence[Any]) -> set[int]:
+    """Claimed appointment reminders whose appointment was moved, cancelled or attended."""
+    from outreach.appointments.models import Appointment, AppointmentStatus
+
+    by_appointment: dict[int, list[int]] = {}
+    for row in rows:
+        if row.dedupe_key.startswith(APPOINTMENT_PREFIX):
+            appointment = row.dedupe_key.split(":")[1]
+            if appointment.isdigit():
+                by_appointment.setdefault(int(appointment), []).append(row.id)
+    if not by_appointment:
+        return set()
+    gone = session.exec(
+        select(Appointment.id).where(
+            col(Appointment.id).in_(by_appointment),
+            col(Appointment.status) != AppointmentStatus.SCHEDULED,
+        )
+    ).all()
+    return {message for a in gone if a is not None for message in by_appointment[a]}
 
 
 def release(session: Session, *, claims: Sequence[Claim]) -> int:

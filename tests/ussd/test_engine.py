@@ -130,7 +130,7 @@ def test_a_session_that_ended_normally_is_not_offered(chw, dialer, end_session) 
     first = dialer()
     first.dial()
     first.answer("1234")
-    first.answer("9")
+    first.answer("10")
     end_session(first, "Success")
     # When the phone calls again
     # Then it starts at the PIN

@@ -258,4 +258,4 @@ def test_menu_quit(chw, dialer) -> None:
     session.answer("1234")
     # When she chooses to quit
     # Then the session ends politely
-    assert session.answer("9") == "END Au revoir."
+    assert session.answer("10") == "END Au revoir."

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from messages.encoding import is_gsm7
+from outreach.appointments import service as appointments_service
 from outreach.redis import get_redis
 from outreach.registry import service as registry_service
 from outreach.registry.models import Beneficiary
@@ -35,6 +36,8 @@ SAMPLE = {
     "language": "Bamanankan",
     "idp": "non",
     "chw": LONGEST_NAME,
+    "label": "W" * 30,
+    "place": "W" * 40,
 }
 
 
@@ -82,6 +85,16 @@ def test_walk_every_screen_of_every_flow(language: str, chw, db) -> None:
     )
     village = db.exec(select(Site).where(Site.level == "village")).first()
     assert village is not None
+    # and an appointment of hers with the longest label and place, due today
+    appointment = appointments_service.create(
+        db,
+        beneficiary_id=woman.id,
+        kind="vaccination",
+        due_on=local_today(),
+        source="chw",
+        place="W" * 40,
+    )
+    appointment.schedule_key = "epi_6w"
     data = {
         "chw_id": chw.id,
         "chw_name": LONGEST_NAME,
@@ -104,6 +117,8 @@ def test_walk_every_screen_of_every_flow(language: str, chw, db) -> None:
         "birth": {"date": local_today().isoformat(), "sex": "M"},
         "xfer_village_id": village.id,
         "topic": "malaria",
+        "appt_id": appointment.id,
+        "appt_kind": "vaccination",
     }
     # When each screen of the menu tree is drawn, alone and after an error message
     for step_name, step in MAIN_FLOW.steps.items():

@@ -27,7 +27,7 @@ def test_events_keep_the_last_screen_and_drop_off_counts_by_screen(
     assert "1 Continuer" in done.dial()
     done.answer("2")
     done.answer("1234")
-    done.answer("9")
+    done.answer("10")
     end_session(done, "Success")
     # When AT sends the same event twice
     end_session(done, "Success")

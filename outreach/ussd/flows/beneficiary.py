@@ -72,8 +72,19 @@ def on_menu(ctx: Ctx, answer: str) -> str | End:
 
 
 def appointments_prompt(ctx: Ctx) -> str:
-    # Appointments arrive with the clinic schedule; until then there are none to show.
-    return ctx.text("appointments_none")
+    from outreach.appointments import service as appointments_service
+
+    ben = _ben(ctx)
+    assert ben.id is not None
+    found = appointments_service.next_for(ctx.db, beneficiary_id=ben.id)
+    if found is None:
+        return ctx.text("appointments_none")
+    return ctx.text(
+        "appointments_next",
+        label=appointments_service.label(found),
+        date=found.due_on.strftime("%d/%m/%Y"),
+        place=found.place,
+    )
 
 
 def only_navigation(_ctx: Ctx, _answer: str) -> str:

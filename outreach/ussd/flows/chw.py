@@ -24,6 +24,7 @@ from outreach.ussd.engine import (
     menu,
     pick,
 )
+from outreach.ussd.flows import appointments as appointment_screens
 from outreach.ussd.flows import parse
 from outreach.ussd.flows.common import (
     LANGUAGE_OPTIONS,
@@ -312,7 +313,16 @@ def _create(ctx: Ctx) -> End:
         registration = registry_service.register_pregnancy(
             ctx.db, edd=date.fromisoformat(reg["edd"]), **common
         )
+    _propose(ctx, registration.beneficiary.id)
     return End("reg_done", {"code": registration.beneficiary.code})
+
+
+def _propose(ctx: Ctx, beneficiary_id: int | None) -> None:
+    # Her visits from the schedules, so her first reminder and "next appointment" exist now.
+    from outreach.appointments import service as appointments_service
+
+    if beneficiary_id is not None:
+        appointments_service.propose_for_beneficiary(ctx.db, beneficiary_id=beneficiary_id)
 
 
 def duplicate_prompt(ctx: Ctx) -> str:
@@ -405,6 +415,8 @@ def _after_found(ctx: Ctx) -> str:
     if purpose == "add_infant":
         ctx.data["reg"] = {"kind": "add_infant"}
         return "inf_age_mode"
+    if purpose == "appt":
+        return "appt_ben"
     if purpose == "transfer":
         if ben.chw_id == ctx.data["chw_id"]:
             raise Reprompt("err_already_yours")
@@ -497,6 +509,10 @@ def on_birth_confirm(ctx: Ctx, answer: str) -> End:
         birth_date=date.fromisoformat(birth["date"]),
         sex=birth["sex"],
     )
+    from outreach.appointments import service as appointments_service
+
+    appointments_service.cancel_open(ctx.db, beneficiary_id=ben.id, kinds=("anc",))
+    _propose(ctx, ben.id)
     return End("birth_done", {"name": ben.name})
 
 
@@ -508,6 +524,9 @@ def on_loss_confirm(ctx: Ctx, answer: str) -> End:
     ben = _ben(ctx)
     assert ben.id is not None
     programmes_service.record_loss(ctx.db, beneficiary_id=ben.id)
+    from outreach.appointments import service as appointments_service
+
+    appointments_service.cancel_open(ctx.db, beneficiary_id=ben.id, kinds=("anc",))
     return End("loss_done")
 
 
@@ -533,6 +552,7 @@ def on_add_infant(ctx: Ctx, answer: str) -> End:
         birth_date=date.fromisoformat(reg["birth_date"]),
         sex=reg.get("sex"),
     )
+    _propose(ctx, ben.id)
     return End("add_inf_done", {"name": ben.name})
 
 
@@ -611,6 +631,7 @@ STEPS: dict[str, Step] = {
             ("menu_mine", "mine"),
             ("menu_transfer", _find("transfer")),
             ("menu_language", "chw_lang"),
+            ("menu_appointments", "appt_menu"),
             ("menu_quit", End("bye")),
         ],
         root=True,
@@ -663,4 +684,13 @@ STEPS: dict[str, Step] = {
     "xfer_village": Step(prompt=_village_prompt, on_answer=on_xfer_village),
     "xfer_confirm": Step(prompt=xfer_confirm_prompt, on_answer=on_xfer_confirm),
     "chw_lang": Step(prompt=ask("language_menu"), on_answer=on_chw_language),
+    "appt_menu": menu(
+        "appt_menu",
+        [
+            ("appt_menu_due", "appt_due"),
+            ("appt_menu_follow", "appt_follow"),
+            ("appt_menu_set", _find("appt")),
+        ],
+    ),
+    **appointment_screens.STEPS,
 }
