@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from outreach import models  # noqa: F401  (every table registered before first use)
+from outreach.campaigns.api import router as campaigns_router
 from outreach.config import get_settings
 from outreach.inbound.router import router as inbound_router
 from outreach.logging import configure_logging, redact_access_log
@@ -40,6 +41,8 @@ def create_app() -> FastAPI:
     app.include_router(ussd_events_router)
     app.include_router(outbox_router)
     app.include_router(inbound_router)
+    # Until the /api/v1 aggregator lands, campaigns are mounted here directly.
+    app.include_router(campaigns_router, prefix="/api/v1")
     if settings.simulator_enabled and settings.env != "production":
         from outreach.simulator.router import router as simulator_router
 

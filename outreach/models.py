@@ -2,6 +2,7 @@
 
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.audit.models import AuditEntry
+from outreach.campaigns.models import Campaign, CampaignRun
 from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
@@ -21,6 +22,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Beneficiary",
+    "Campaign",
+    "CampaignRun",
     "Child",
     "Chw",
     "ChwSite",
