@@ -1,4 +1,4 @@
-"""REST API for campaigns (`/api/v1/campaigns`): a few lines per route, the rules live in the service."""
+"""REST API for campaigns (`/api/v1/campaigns`): a few lines a route; rules live in the service."""
 
 from __future__ import annotations
 
@@ -138,9 +138,7 @@ def approve(campaign_id: int, db: SessionDep, user: Manager) -> dict[str, Any]:
 @router.post("/{campaign_id}/reject", response_model=None)
 def reject(campaign_id: int, body: RejectIn, db: SessionDep, user: Manager) -> dict[str, Any]:
     with _answer():
-        return as_dict(
-            service.reject(db, user=user, campaign_id=campaign_id, reason=body.reason)
-        )
+        return as_dict(service.reject(db, user=user, campaign_id=campaign_id, reason=body.reason))
 
 
 @router.post("/{campaign_id}/start", response_model=None)
@@ -151,9 +149,7 @@ def start(campaign_id: int, db: SessionDep, user: Manager) -> dict[str, Any]:
 
 
 @router.post("/{campaign_id}/schedule", response_model=None)
-def schedule(
-    campaign_id: int, body: ScheduleIn, db: SessionDep, user: Manager
-) -> dict[str, Any]:
+def schedule(campaign_id: int, body: ScheduleIn, db: SessionDep, user: Manager) -> dict[str, Any]:
     """Set the next send time (Africa/Bamako when no zone is given), optionally weekly."""
     with _answer():
         return as_dict(

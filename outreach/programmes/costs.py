@@ -146,15 +146,16 @@ def _audience_sql(
             if audience.stage_to is not None:
                 params["anchor_lo"] = months_before(day, audience.stage_to + 1) + timedelta(days=1)
                 enrollment += " AND e.anchor_date >= :anchor_lo"
-        elif audience.stage_from is not None:
-            params["anchor_hi"] = anchor_for_week(
-                audience.programme, week=audience.stage_from, day=day
-            )
-            enrollment += " AND e.anchor_date <= :anchor_hi"
-        if audience.stage_to is not None:
-            last = anchor_for_week(audience.programme, week=audience.stage_to, day=day)
-            params["anchor_lo"] = last - timedelta(days=6)
-            enrollment += " AND e.anchor_date >= :anchor_lo"
+        else:
+            if audience.stage_from is not None:
+                params["anchor_hi"] = anchor_for_week(
+                    audience.programme, week=audience.stage_from, day=day
+                )
+                enrollment += " AND e.anchor_date <= :anchor_hi"
+            if audience.stage_to is not None:
+                last = anchor_for_week(audience.programme, week=audience.stage_to, day=day)
+                params["anchor_lo"] = last - timedelta(days=6)
+                enrollment += " AND e.anchor_date >= :anchor_lo"
     elif audience.stage_from is not None or audience.stage_to is not None:
         raise ValueError("a stage range needs a programme")
     where[1] = where[1].format(enrollment=enrollment)
