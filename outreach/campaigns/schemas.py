@@ -105,7 +105,9 @@ class MessageIn(BaseModel):
 
 
 class PreflightIn(MessageIn):
-    """A composer's current state, as sent for the live preflight."""
+    """A composer's current state, as sent for the live preflight (name and schedule ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
 
     audience: AudienceIn = Field(default_factory=AudienceIn)
 
@@ -119,6 +121,8 @@ def _to_utc(value: datetime) -> datetime:
 
 class CampaignIn(PreflightIn):
     """A campaign draft: name, message, audience and schedule."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=120)
     # None: "now" (when a manager starts it). A time without a zone is in Africa/Bamako.
