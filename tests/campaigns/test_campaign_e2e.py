@@ -126,7 +126,8 @@ def test_a_campaign_reaches_100_percent_delivered(
         "Mariam, saniya kalan bè kè CSCom la jumadon.",
         "Pour Fanta Diarra: Fanta, séance de sensibilisation hygiène jeudi au CSCom.",
     ]
-    # And the next tick closes the campaign
+    # And the next tick closes the campaign (the worker may have run one already: tasks
+    # published by earlier tests on this Redis database)
     with unit_of_work() as session:
-        assert service.tick(session).finished == [cid]
+        service.tick(session)
     assert call("GET", f"/{cid}", "officer")["status"] == CampaignStatus.DONE
