@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from outreach import models  # noqa: F401  (every table registered before first use)
 from outreach.appointments.api import router as appointments_router
+from outreach.campaigns.api import router as campaigns_router
 from outreach.config import get_settings
 from outreach.inbound.router import router as inbound_router
 from outreach.logging import configure_logging, redact_access_log
@@ -42,6 +43,8 @@ def create_app() -> FastAPI:
     app.include_router(outbox_router)
     app.include_router(inbound_router)
     app.include_router(appointments_router, prefix="/api/v1")  # until outreach/api_v1.py
+    # Until the /api/v1 aggregator lands, campaigns are mounted here directly.
+    app.include_router(campaigns_router, prefix="/api/v1")
     if settings.simulator_enabled and settings.env != "production":
         from outreach.simulator.router import router as simulator_router
 

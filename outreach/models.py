@@ -3,6 +3,7 @@
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.appointments.models import Appointment, ClinicRound
 from outreach.audit.models import AuditEntry
+from outreach.campaigns.models import Campaign, CampaignRun
 from outreach.chws.models import Chw, ChwSite
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
@@ -23,6 +24,8 @@ __all__ = [
     "Appointment",
     "AuditEntry",
     "Beneficiary",
+    "Campaign",
+    "CampaignRun",
     "Child",
     "Chw",
     "ChwSite",

@@ -49,6 +49,11 @@ def create_celery() -> Celery:
                 "schedule": settings.drain_tick_seconds,
                 "options": {"queue": "outbox", "expires": max(1.0, settings.drain_tick_seconds)},
             },
+            "campaigns-tick": {
+                "task": "campaigns.tick",
+                "schedule": settings.campaign_tick_seconds,
+                "options": {"queue": "maintenance", "expires": settings.campaign_tick_seconds},
+            },
             **fan_out_schedule(settings),
             # Reminders due soon (and appointments for round days); each run is idempotent.
             "appointments-plan": {
@@ -61,7 +66,12 @@ def create_celery() -> Celery:
             },
         },
         timezone="UTC",
-        imports=("workers.outbox", "outreach.programmes.tasks", "workers.appointments"),
+        imports=(
+            "workers.outbox",
+            "outreach.programmes.tasks",
+            "workers.appointments",
+            "workers.campaigns",
+        ),
     )
     return app
 
