@@ -3,6 +3,7 @@
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
+from outreach.content.models import ContentApproval
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
@@ -25,6 +26,7 @@ __all__ = [
     "Chw",
     "ChwSite",
     "Consent",
+    "ContentApproval",
     "DeliveryReport",
     "Enrollment",
     "Facility",
