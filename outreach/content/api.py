@@ -55,7 +55,7 @@ class ApproveIn(BaseModel):
     )
 
 
-def _out(message: Message, recorded: set[tuple[str, str, str]]) -> ContentOut:
+def _out(message: Message, recorded: service.Approvals) -> ContentOut:
     approved = service.approved_languages(message, recorded)
     rendered = []
     for language in service.languages(message):
