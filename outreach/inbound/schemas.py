@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class IncomingSms(BaseModel):
@@ -16,6 +18,14 @@ class IncomingSms(BaseModel):
     link_id: str | None = Field(default=None, alias="linkId", max_length=100)
     network_code: str | None = Field(default=None, alias="networkCode", max_length=10)
     cost: str | None = Field(default=None, max_length=30)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; a handset or a fuzzer may still send one.
+        if isinstance(data, dict):
+            return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
+        return data
 
 
 class OptOut(BaseModel):
