@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     appointment_plan_batch: int = Field(default=50_000, ge=1)
     # Days ahead for which clinic-round and awareness days become appointments.
     appointment_round_horizon_days: int = Field(default=14, ge=1)
+    # Staff accounts. Console sessions live in Redis and expire after this much idle time.
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # API tokens handed out by POST /api/v1/auth/token.
+    api_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # Failed logins allowed per email and per client IP within the window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
 
     simulator_enabled: bool = True
 

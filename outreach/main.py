@@ -8,8 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from outreach import models  # noqa: F401  (every table registered before first use)
-from outreach.appointments.api import router as appointments_router
-from outreach.campaigns.api import router as campaigns_router
+from outreach.api_v1 import build_router as build_api_v1
 from outreach.config import get_settings
 from outreach.inbound.router import router as inbound_router
 from outreach.logging import configure_logging, redact_access_log
@@ -36,15 +35,21 @@ def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging()
     redact_access_log()
-    app = FastAPI(title="outreach", version="0.1.0", debug=settings.debug)
+    # The API documentation is served under /api/v1 to signed-in staff only (api_v1).
+    app = FastAPI(
+        title="outreach",
+        version="0.1.0",
+        debug=settings.debug,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(ussd_router)
     app.include_router(ussd_events_router)
     app.include_router(outbox_router)
     app.include_router(inbound_router)
-    app.include_router(appointments_router, prefix="/api/v1")  # until outreach/api_v1.py
-    # Until the /api/v1 aggregator lands, campaigns are mounted here directly.
-    app.include_router(campaigns_router, prefix="/api/v1")
+    app.include_router(build_api_v1())
     if settings.simulator_enabled and settings.env != "production":
         from outreach.simulator.router import router as simulator_router
 

@@ -5,6 +5,7 @@ from outreach.appointments.models import Appointment, ClinicRound
 from outreach.audit.models import AuditEntry
 from outreach.campaigns.models import Campaign, CampaignRun
 from outreach.chws.models import Chw, ChwSite
+from outreach.content.models import ContentApproval
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
@@ -31,6 +32,7 @@ __all__ = [
     "ChwSite",
     "ClinicRound",
     "Consent",
+    "ContentApproval",
     "DeliveryReport",
     "Enrollment",
     "Facility",
