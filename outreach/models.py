@@ -3,9 +3,11 @@
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
+from outreach.imports.models import BeneficiaryImport
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
+from outreach.reports import indexes as _report_indexes  # noqa: F401  (dashboard indexes)
 from outreach.registry.models import (
     Beneficiary,
     Child,
@@ -21,6 +23,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Beneficiary",
+    "BeneficiaryImport",
     "Child",
     "Chw",
     "ChwSite",

@@ -52,7 +52,7 @@ def create_celery() -> Celery:
             **fan_out_schedule(settings),
         },
         timezone="UTC",
-        imports=("workers.outbox", "outreach.programmes.tasks"),
+        imports=("workers.outbox", "outreach.programmes.tasks", "workers.imports"),
     )
     return app
 

@@ -1,0 +1,279 @@
+"""The beneficiary list and detail as the console shows them: filters, pages, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_
+from sqlmodel import Session, col, select
+
+from outreach.chws.models import Chw
+from outreach.inbound.models import InboundMessage
+from outreach.outbox.models import OutboundMessage
+from outreach.programmes.models import Enrollment, EnrollmentStatus
+from outreach.registry import phones
+from outreach.registry.models import Beneficiary, Consent, Phone, Transfer
+from outreach.reports.service import STAGE_KEYS, anchor_range
+from outreach.sites.models import Site
+from outreach.sites.service import villages_under
+from outreach.timeutil import local_today
+
+PAGE_SIZE = 50
+# A CSV export is streamed in chunks of this many rows.
+EXPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the list shows; empty fields do not filter."""
+
+    q: str = ""
+    site_id: int | None = None
+    stage: str = ""
+    language: str = ""
+    displaced: bool | None = None
+    status: str = ""
+
+    @classmethod
+    def from_query(cls, params: Any) -> Filters:
+        """Read the filters from query parameters, ignoring what makes no sense."""
+
+        def integer(name: str) -> int | None:
+            raw = (params.get(name) or "").strip()
+            return int(raw) if raw.isdigit() else None
+
+        displaced_raw = params.get("displaced") or ""
+        stage = params.get("stage") or ""
+        return cls(
+            q=(params.get("q") or "").strip()[:60],
+            site_id=integer("site"),
+            stage=stage if stage in STAGE_KEYS else "",
+            language=(params.get("language") or "")[:5],
+            displaced={"1": True, "0": False}.get(displaced_raw),
+            status=(params.get("status") or "")[:20],
+        )
+
+    def query_string(self, **overrides: Any) -> str:
+        """The filters as URL parameters (for pages and the export link)."""
+        from urllib.parse import urlencode
+
+        values = {
+            "q": self.q,
+            "site": self.site_id or "",
+            "stage": self.stage,
+            "language": self.language,
+            "displaced": "" if self.displaced is None else int(self.displaced),
+            "status": self.status,
+            **overrides,
+        }
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    code: str
+    name: str
+    phone: str | None
+    village: str | None
+    language: str
+    displaced: bool
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def _filtered(session: Session, filters: Filters) -> Select[Any]:
+    stmt: Select[Any] = select(Beneficiary.id)
+    if filters.q:
+        q = filters.q
+        conditions = [col(Beneficiary.code) == q, col(Beneficiary.name).ilike(f"%{q}%")]
+        digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
+        if len(digits) >= 6:
+            try:
+                e164 = phones.normalize(digits)
+            except phones.InvalidPhoneNumber:
+                e164 = None
+            if e164:
+                conditions.append(
+                    col(Beneficiary.phone_id).in_(select(Phone.id).where(Phone.e164 == e164))
+                )
+        stmt = stmt.where(or_(*conditions))
+    if filters.site_id:
+        village_ids = [v.id for v in villages_under(session, site_id=filters.site_id)]
+        stmt = stmt.where(col(Beneficiary.village_id).in_(village_ids or [-1]))
+    if filters.language:
+        stmt = stmt.where(Beneficiary.language == filters.language)
+    if filters.displaced is not None:
+        stmt = stmt.where(Beneficiary.displaced == filters.displaced)
+    if filters.status:
+        stmt = stmt.where(Beneficiary.status == filters.status)
+    if filters.stage:
+        programme, first, last = anchor_range(filters.stage, today=local_today())
+        stmt = stmt.where(
+            exists().where(
+                col(Enrollment.beneficiary_id) == col(Beneficiary.id),
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.programme == programme,
+                col(Enrollment.anchor_date) >= first,
+                col(Enrollment.anchor_date) <= last,
+            )
+        )
+    return stmt
+
+
+def _rows(session: Session, ids_stmt: Select[Any]) -> Select[Any]:
+    return (
+        select(
+            Beneficiary.id,
+            Beneficiary.code,
+            Beneficiary.name,
+            Phone.e164,
+            Site.name,
+            Beneficiary.language,
+            Beneficiary.displaced,
+            Beneficiary.status,
+            Beneficiary.created_at,
+        )
+        .outerjoin(Phone, col(Phone.id) == col(Beneficiary.phone_id))
+        .outerjoin(Site, col(Site.id) == col(Beneficiary.village_id))
+        .where(col(Beneficiary.id).in_(ids_stmt))
+        .order_by(col(Beneficiary.id).desc())
+    )
+
+
+def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
+    """One page of beneficiaries matching the filters, newest first."""
+    ids = _filtered(session, filters)
+    total = int(session.exec(select(func.count()).select_from(ids.subquery())).one())
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    result = session.exec(_rows(session, ids).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    return Page(rows=[Row(*r) for r in result], total=total, page=page, pages=pages)
+
+
+def export_rows(session: Session, *, filters: Filters) -> Iterator[Row]:
+    """Every matching beneficiary, read in chunks by id so memory stays flat."""
+    last_id: int | None = None
+    while True:
+        stmt = _rows(session, _filtered(session, filters))
+        if last_id is not None:
+            stmt = stmt.where(col(Beneficiary.id) < last_id)
+        chunk = [Row(*r) for r in session.exec(stmt.limit(EXPORT_CHUNK))]
+        yield from chunk
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        last_id = chunk[-1].id
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of a beneficiary's timeline."""
+
+    at: datetime
+    kind: str  # out, in, consent, transfer, appointment
+    text: str
+    detail: str = ""
+
+
+@dataclass
+class Detail:
+    beneficiary: Beneficiary
+    phone: str | None
+    village: str | None
+    chw: str | None
+    enrollments: list[Enrollment]
+    timeline: list[Event] = field(default_factory=list)
+
+
+TIMELINE_LIMIT = 100
+
+
+def _when(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def detail(session: Session, *, beneficiary_id: int) -> Detail | None:
+    """Her record and a timeline of messages, replies, consent, transfers (newest first)."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None:
+        return None
+    phone = session.get(Phone, beneficiary.phone_id) if beneficiary.phone_id else None
+    village = session.get(Site, beneficiary.village_id) if beneficiary.village_id else None
+    chw = session.get(Chw, beneficiary.chw_id) if beneficiary.chw_id else None
+    enrollments = list(
+        session.exec(
+            select(Enrollment)
+            .where(Enrollment.beneficiary_id == beneficiary_id)
+            .order_by(col(Enrollment.id).desc())
+        )
+    )
+    events: list[Event] = []
+    for m in session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.beneficiary_id == beneficiary_id)
+        .order_by(col(OutboundMessage.id).desc())
+        .limit(TIMELINE_LIMIT)
+    ):
+        events.append(Event(at=_when(m.created_at), kind="out", text=m.body, detail=m.status))
+    for r in session.exec(
+        select(InboundMessage)
+        .where(InboundMessage.beneficiary_id == beneficiary_id)
+        .order_by(col(InboundMessage.id).desc())
+        .limit(TIMELINE_LIMIT)
+    ):
+        events.append(Event(at=_when(r.received_at), kind="in", text=r.text, detail=r.intent or ""))
+    for c in session.exec(select(Consent).where(Consent.beneficiary_id == beneficiary_id)):
+        events.append(
+            Event(at=_when(c.recorded_at), kind="consent", text=c.text_key, detail=str(c.granted))
+        )
+    sites = {s.id: s.name for s in session.exec(select(Site))}
+    for tr in session.exec(select(Transfer).where(Transfer.beneficiary_id == beneficiary_id)):
+        events.append(
+            Event(
+                at=_when(tr.moved_at),
+                kind="transfer",
+                text=f"{sites.get(tr.from_village_id, '—')} → {sites.get(tr.to_village_id, '—')}",
+            )
+        )
+    events.extend(_appointments(session, beneficiary_id))
+    events.sort(key=lambda e: e.at, reverse=True)
+    return Detail(
+        beneficiary=beneficiary,
+        phone=phone.e164 if phone else None,
+        village=village.name if village else None,
+        chw=chw.name if chw else None,
+        enrollments=enrollments,
+        timeline=events[:TIMELINE_LIMIT],
+    )
+
+
+def _appointments(session: Session, beneficiary_id: int) -> list[Event]:
+    from sqlmodel import SQLModel
+
+    table = SQLModel.metadata.tables.get("appointment")
+    if table is None or "beneficiary_id" not in table.c:
+        return []
+    when = next((table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None)
+    if when is None:
+        return []
+    kind = table.c["kind"] if "kind" in table.c else None
+    rows = session.execute(
+        select(when, kind if kind is not None else when)
+        .select_from(table)
+        .where(table.c.beneficiary_id == beneficiary_id)
+        .limit(TIMELINE_LIMIT)
+    ).all()
+    return [Event(at=_when(w), kind="appointment", text=str(k) if kind is not None else "") for w, k in rows]

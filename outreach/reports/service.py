@@ -1,0 +1,291 @@
+"""Dashboard figures: each one is a single aggregate query over indexed columns."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func
+from sqlmodel import Session, SQLModel, col, select
+
+from outreach.config import get_settings
+from outreach.outbox.models import DeliveryReport, MessageStatus, OutboundMessage
+from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
+from outreach.registry.models import Beneficiary
+from outreach.sites.models import Site, SiteLevel
+from outreach.timeutil import local_today, utcnow
+from outreach.ussd import service as ussd_service
+
+# Stages as (key, programme, lowest week, highest week); weeks of pregnancy, or the
+# infant's age in weeks. The keys are console text keys.
+STAGES: tuple[tuple[str, str, int, int], ...] = (
+    ("stage.pregnancy_t1", Programme.PREGNANCY, 0, 13),
+    ("stage.pregnancy_t2", Programme.PREGNANCY, 14, 27),
+    ("stage.pregnancy_t3", Programme.PREGNANCY, 28, 45),
+    ("stage.infant_0_6", Programme.INFANT, 0, 25),
+    ("stage.infant_6_12", Programme.INFANT, 26, 51),
+    ("stage.infant_12_24", Programme.INFANT, 52, 110),
+)
+STAGE_KEYS = tuple(key for key, *_ in STAGES)
+
+# Reports that end a message's life at the gateway; "Success" is a delivery.
+_FINAL_REPORTS = ("Success", "Failed", "Rejected", "Expired")
+
+
+def anchor_range(stage: str, *, today: date) -> tuple[str, date, date]:
+    """The programme and the anchor dates (EDD or birth) of one stage, inclusive."""
+    for key, programme, low, high in STAGES:
+        if key == stage:
+            if programme == Programme.PREGNANCY:
+                # weeks = 40 - (edd - today) / 7
+                return programme, today + timedelta(weeks=40 - high), today + timedelta(
+                    weeks=40 - low, days=6
+                )
+            return programme, today - timedelta(weeks=high, days=6), today - timedelta(weeks=low)
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def _stage_case(today: date):  # type: ignore[no-untyped-def]
+    whens = []
+    for key in STAGE_KEYS:
+        programme, first, last = anchor_range(key, today=today)
+        whens.append(
+            (
+                (col(Enrollment.programme) == programme)
+                & (col(Enrollment.anchor_date) >= first)
+                & (col(Enrollment.anchor_date) <= last),
+                key,
+            )
+        )
+    return case(*whens, else_="stage.other")
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentCounts:
+    """Active enrollments per stage, per district (the district of her village)."""
+
+    stages: tuple[str, ...]
+    # district name -> stage key -> count
+    by_site: dict[str, dict[str, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(row.values()) for row in self.by_site.values())
+
+    def stage_total(self, stage: str) -> int:
+        return sum(row.get(stage, 0) for row in self.by_site.values())
+
+
+def _district_of_village(session: Session) -> dict[int | None, str]:
+    """Village id -> district name; the site tree is small, so it is read whole."""
+    sites = {s.id: s for s in session.exec(select(Site))}
+    result: dict[int | None, str] = {}
+    for site in sites.values():
+        if site.level != SiteLevel.VILLAGE:
+            continue
+        node: Site | None = site
+        while node is not None and node.level not in (SiteLevel.DISTRICT, SiteLevel.REGION):
+            node = sites.get(node.parent_id)
+        result[site.id] = node.name if node else site.name
+    return result
+
+
+def enrollments_by_stage_and_site(session: Session, *, today: date | None = None) -> EnrollmentCounts:
+    """Active enrollments grouped by stage and by district."""
+    today = today or local_today()
+    stage = _stage_case(today).label("stage")
+    rows = session.exec(
+        select(Beneficiary.village_id, stage, func.count())
+        .select_from(Enrollment)
+        .join(Beneficiary, col(Beneficiary.id) == col(Enrollment.beneficiary_id))
+        .where(Enrollment.status == EnrollmentStatus.ACTIVE)
+        .group_by(Beneficiary.village_id, stage)
+    ).all()
+    district = _district_of_village(session)
+    by_site: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    seen: list[str] = []
+    for village_id, stage_key, count in rows:
+        name = district.get(village_id, "—")
+        by_site[name][str(stage_key)] += int(count)
+        if stage_key not in seen:
+            seen.append(str(stage_key))
+    stages = tuple(k for k in (*STAGE_KEYS, "stage.other") if k in seen)
+    return EnrollmentCounts(
+        stages=stages,
+        by_site={k: dict(v) for k, v in sorted(by_site.items())},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStatus:
+    """Messages created each day, by their current status."""
+
+    days: tuple[date, ...]
+    statuses: tuple[str, ...]
+    # (day, status) -> count
+    counts: dict[tuple[date, str], int] = field(default_factory=dict)
+
+    def day_total(self, day: date) -> int:
+        return sum(n for (d, _), n in self.counts.items() if d == day)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def status_total(self, status: str) -> int:
+        return sum(n for (_, s), n in self.counts.items() if s == status)
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    tz = ZoneInfo(get_settings().timezone)
+    return datetime.combine(day, time(), tzinfo=tz)
+
+
+def messages_by_status(session: Session, *, days: int = 30, today: date | None = None) -> DailyStatus:
+    """Outbox rows created over the last `days` days, per day and status."""
+    today = today or local_today()
+    first = today - timedelta(days=days - 1)
+    # Mali is on UTC all year, so the UTC date is the local date there; elsewhere the
+    # day boundaries shift by the offset, which a 30-day overview can bear.
+    day = func.date(OutboundMessage.created_at)
+    rows = session.exec(
+        select(day, OutboundMessage.status, func.count())
+        .where(col(OutboundMessage.created_at) >= _local_midnight_utc(first))
+        .group_by(day, OutboundMessage.status)
+    ).all()
+    counts: dict[tuple[date, str], int] = {}
+    for raw_day, status, count in rows:
+        parsed = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
+        counts[(parsed, str(status))] = counts.get((parsed, str(status)), 0) + int(count)
+    order = [s.value for s in MessageStatus]
+    statuses = tuple(s for s in order if any(k[1] == s for k in counts))
+    return DailyStatus(
+        days=tuple(first + timedelta(days=i) for i in range(days)),
+        statuses=statuses,
+        counts=counts,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRate:
+    network: str
+    reports: int
+    delivered: int
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.reports if self.reports else 0.0
+
+
+def delivery_rate_by_network(session: Session, *, days: int = 30) -> list[NetworkRate]:
+    """Final delivery reports of the last `days` days per network, and the share delivered."""
+    since = utcnow() - timedelta(days=days)
+    network = func.coalesce(DeliveryReport.network_code, "?")
+    delivered = func.sum(case((col(DeliveryReport.status) == "Success", 1), else_=0))
+    rows = session.exec(
+        select(network, func.count(), delivered)
+        .where(
+            col(DeliveryReport.received_at) >= since,
+            col(DeliveryReport.status).in_(_FINAL_REPORTS),
+        )
+        .group_by(network)
+    ).all()
+    result = [NetworkRate(network=str(n), reports=int(c), delivered=int(d or 0)) for n, c, d in rows]
+    return sorted(result, key=lambda r: -r.reports)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCost:
+    month_start: date
+    cost: Decimal
+    messages: int
+
+
+def cost_this_month(session: Session, *, today: date | None = None) -> MonthCost:
+    """What the gateway charged for messages sent since the first of this month."""
+    today = today or local_today()
+    first = today.replace(day=1)
+    total, count = session.exec(
+        select(func.coalesce(func.sum(OutboundMessage.cost), 0), func.count(OutboundMessage.cost))
+        .where(col(OutboundMessage.sent_at) >= _local_midnight_utc(first))
+    ).one()
+    return MonthCost(month_start=first, cost=Decimal(str(total or 0)), messages=int(count or 0))
+
+
+def ussd_drop_off(session: Session, *, days: int = 30, limit: int = 8) -> list[ussd_service.DropOff]:
+    """The screens where most USSD sessions were dropped lately."""
+    rows = ussd_service.drop_off_by_screen(session, since=utcnow() - timedelta(days=days))
+    return [r for r in rows if r.dropped][:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Appointments:
+    upcoming: int
+    confirmed: int
+    next_days: int
+
+    @property
+    def rate(self) -> float:
+        return self.confirmed / self.upcoming if self.upcoming else 0.0
+
+
+def appointments_available() -> bool:
+    """Whether appointments exist in this build (the table is registered)."""
+    return "appointment" in SQLModel.metadata.tables
+
+
+def upcoming_appointments(session: Session, *, days: int = 14) -> Appointments | None:
+    """Appointments in the next `days` days and how many were confirmed; None without them."""
+    if not appointments_available():
+        return None
+    table = SQLModel.metadata.tables["appointment"]
+    when = next((table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None)
+    if when is None:
+        return None
+    now = utcnow()
+    upper = now + timedelta(days=days)
+    if not isinstance(when.type.python_type, type) or when.type.python_type is date:
+        lower_v: object = now.date()
+        upper_v: object = upper.date()
+    else:
+        lower_v, upper_v = now, upper
+    confirmed_expr = (
+        case((table.c.confirmed_at.isnot(None), 1), else_=0)
+        if "confirmed_at" in table.c
+        else case((table.c.status == "confirmed", 1), else_=0)
+        if "status" in table.c
+        else None
+    )
+    if confirmed_expr is None:
+        return None
+    upcoming, confirmed = session.execute(
+        select(func.count(), func.coalesce(func.sum(confirmed_expr), 0))
+        .select_from(table)
+        .where(when >= lower_v, when < upper_v)
+    ).one()
+    return Appointments(upcoming=int(upcoming), confirmed=int(confirmed), next_days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    enrollments: EnrollmentCounts
+    messages: DailyStatus
+    networks: list[NetworkRate]
+    cost: MonthCost
+    drop_off: list[ussd_service.DropOff]
+    appointments: Appointments | None
+
+
+def dashboard(session: Session) -> Dashboard:
+    """Every dashboard figure, one query each."""
+    return Dashboard(
+        enrollments=enrollments_by_stage_and_site(session),
+        messages=messages_by_status(session),
+        networks=delivery_rate_by_network(session),
+        cost=cost_this_month(session),
+        drop_off=ussd_drop_off(session),
+        appointments=upcoming_appointments(session),
+    )
