@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from outreach.accounts.cli import app as user_app
 from outreach.config import VAR_DIR, get_settings
 from outreach.programmes.cli import content_app
 from outreach.registry.cli import app as beneficiary_app
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(chw_app, name="chw")
 app.add_typer(content_app, name="content")
 app.add_typer(beneficiary_app, name="beneficiary")
+app.add_typer(user_app, name="user")
 console = Console()
 
 DEMO_CHW_PHONE = "+22370000001"

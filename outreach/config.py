@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # A folder of extra keyword files (same format as outreach/inbound/keywords/*.yaml).
     inbound_keywords_dir: str | None = None
 
+    # Staff accounts. Console sessions live in Redis and expire after this much idle time.
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # API tokens handed out by POST /api/v1/auth/token.
+    api_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # Failed logins allowed per email and per client IP within the window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+
     simulator_enabled: bool = True
 
     # Local Africa's Talking emulator.

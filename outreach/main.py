@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from outreach import models  # noqa: F401  (every table registered before first use)
+from outreach.api_v1 import build_router as build_api_v1
 from outreach.config import get_settings
 from outreach.inbound.router import router as inbound_router
 from outreach.logging import configure_logging, redact_access_log
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
     app.include_router(ussd_events_router)
     app.include_router(outbox_router)
     app.include_router(inbound_router)
+    app.include_router(build_api_v1())
     if settings.simulator_enabled and settings.env != "production":
         from outreach.simulator.router import router as simulator_router
 

@@ -12,13 +12,16 @@ from outreach.accounts.models import Role, StaffUser
 from outreach.db import SessionDep
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def current_user(request: Request, db: SessionDep) -> StaffUser:
     """The staff user behind the request's bearer token (401 otherwise)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    user = None
-    if scheme.lower() == "bearer" and token.strip():
-        user = service.user_for_token(db, token=token.strip())
+    token = bearer_token(request)
+    user = service.user_for_token(db, token=token) if token else None
     if user is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

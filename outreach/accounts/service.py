@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from outreach.accounts import throttle
 from outreach.accounts.models import ApiToken, Role, StaffUser
 from outreach.accounts.security import hash_password, new_token, token_digest, verify_password
+from outreach.audit import service as audit
 from outreach.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -95,3 +98,91 @@ def user_for_token(session: Session, *, token: str) -> StaffUser | None:
     if user is None or not user.active:
         return None
     return user
+
+
+def get_user(session: Session, *, user_id: int) -> StaffUser | None:
+    """The account with this id, if any."""
+    return session.get(StaffUser, user_id)
+
+
+def require_by_email(session: Session, *, email: str) -> StaffUser:
+    """The account with this email, or an `AccountError` naming it."""
+    user = get_by_email(session, email=email)
+    if user is None:
+        raise AccountError(f"aucun compte pour {email.strip().lower()}")
+    return user
+
+
+def set_password(session: Session, *, user: StaffUser, password: str) -> None:
+    """Replace a user's password (rules checked) and revoke their API tokens."""
+    check_password_rules(password)
+    user.password_hash = hash_password(password)
+    session.add(user)
+    _revoke_all_tokens(session, user=user)
+
+
+def set_role(session: Session, *, user: StaffUser, role: Role) -> None:
+    """Give a user another role."""
+    user.role = Role(role).value
+    session.add(user)
+
+
+def deactivate(session: Session, *, user: StaffUser) -> None:
+    """Lock a user out: login, tokens and console sessions all stop working."""
+    user.active = False
+    session.add(user)
+    _revoke_all_tokens(session, user=user)
+
+
+def _revoke_all_tokens(session: Session, *, user: StaffUser) -> None:
+    now = utcnow()
+    for row in session.exec(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+    ):
+        row.revoked_at = now
+        session.add(row)
+
+
+def revoke_token(session: Session, *, token: str) -> bool:
+    """Revoke one API token; False when it was unknown or already revoked."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    session.add(row)
+    return True
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    """Every staff account, by email."""
+    return list(session.exec(select(StaffUser).order_by(StaffUser.email)))
+
+
+@dataclass
+class LoginOutcome:
+    """What a login attempt gave: a user, or why not (French message, retry delay)."""
+
+    user: StaffUser | None
+    message: str = ""
+    retry_after: int | None = None
+
+
+def login(session: Session, *, email: str, password: str, ip: str) -> LoginOutcome:
+    """Check a password login against the rate limit, and audit it either way."""
+    email = email.strip().lower()[:254]
+    wait = throttle.check_login_allowed(email=email, ip=ip)
+    if wait is not None:
+        audit.record(
+            session, action="auth.login_throttled", actor=email, ip=ip, detail={"retry_after": wait}
+        )
+        return LoginOutcome(None, throttle.refusal_message(wait), wait)
+    user = authenticate(session, email=email, password=password)
+    if user is None:
+        throttle.record_login_failure(email=email, ip=ip)
+        audit.record(session, action="auth.login_failed", actor=email, ip=ip)
+        return LoginOutcome(None, "e-mail ou mot de passe incorrect")
+    throttle.record_login_success(email=email)
+    audit.record(
+        session, action="auth.login", user=user, ip=ip, object_type="staff_user", object_id=user.id
+    )
+    return LoginOutcome(user)
