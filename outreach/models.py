@@ -7,7 +7,6 @@ from outreach.imports.models import BeneficiaryImport
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
-from outreach.reports import indexes as _report_indexes  # noqa: F401  (dashboard indexes)
 from outreach.registry.models import (
     Beneficiary,
     Child,
@@ -16,6 +15,7 @@ from outreach.registry.models import (
     SelfRegistration,
     Transfer,
 )
+from outreach.reports import indexes as _report_indexes  # noqa: F401  (dashboard indexes)
 from outreach.sites.models import Facility, Site
 from outreach.ussd.models import UssdSessionEvent
 

@@ -19,7 +19,9 @@ class Bar:
 def bars(rows: list[tuple[str, float, str]]) -> list[Bar]:
     """Horizontal bars scaled to the largest value."""
     top = max((v for _, v, _ in rows), default=0) or 1
-    return [Bar(label=l, value=v, display=d, width=round(100 * v / top, 2)) for l, v, d in rows]
+    return [
+        Bar(label=label, value=v, display=d, width=round(100 * v / top, 2)) for label, v, d in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,9 @@ def stacked_columns(daily: DailyStatus) -> list[Column]:
                 continue
             height = COLUMN_CHART_HEIGHT * count / top
             y -= height
-            segments.append(Segment(status=status, y=round(y, 2), height=round(height, 2), count=count))
+            segments.append(
+                Segment(status=status, y=round(y, 2), height=round(height, 2), count=count)
+            )
         columns.append(
             Column(
                 label=day.strftime("%d/%m"),

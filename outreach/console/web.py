@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from outreach.accounts.sessions import csrf_token
 from outreach.config import get_settings
 from outreach.console.i18n import Translator
 
@@ -18,10 +19,8 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 def _number(value: object) -> str:
     """French grouping with a thin space: 12 345."""
-    if isinstance(value, Decimal | float):
-        text = f"{value:,.0f}"
-    else:
-        text = f"{int(value):,}"  # type: ignore[call-overload]
+    number = value if isinstance(value, Decimal | float) else int(str(value))
+    text = f"{number:,.0f}"
     return text.replace(",", "\u202f")
 
 
@@ -55,13 +54,7 @@ def render(
 ) -> HTMLResponse:
     """A page (or an HTMX fragment) in the user's language."""
     t = Translator(language_of(request, user))
-    csrf = ""
-    try:
-        from outreach.accounts.sessions import csrf_token
-
-        csrf = csrf_token(request)
-    except Exception:  # noqa: S110 - no session yet (login page before the cookie exists)
-        pass
+    csrf = context.pop("csrf", None) or (csrf_token(request) if user is not None else "")
     return TEMPLATES.TemplateResponse(
         request,
         template,

@@ -8,8 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
 from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Session, select
 
 from outreach.accounts.models import StaffUser
 from outreach.db import after_commit
@@ -230,5 +230,3 @@ def run_batch(session: Session, *, import_id: int, size: int = 200) -> bool:
     session.flush()
     log.info("import %s: %d/%d lines", import_id, batch.done, batch.valid_lines)
     return more
-
-

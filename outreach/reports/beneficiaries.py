@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from outreach.chws.models import Chw
@@ -94,7 +95,7 @@ class Page:
 
 
 def _filtered(session: Session, filters: Filters) -> Select[Any]:
-    stmt: Select[Any] = select(Beneficiary.id)
+    stmt: Select[Any] = sa_select(col(Beneficiary.id))
     if filters.q:
         q = filters.q
         conditions = [col(Beneficiary.code) == q, col(Beneficiary.name).ilike(f"%{q}%")]
@@ -113,18 +114,18 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
         village_ids = [v.id for v in villages_under(session, site_id=filters.site_id)]
         stmt = stmt.where(col(Beneficiary.village_id).in_(village_ids or [-1]))
     if filters.language:
-        stmt = stmt.where(Beneficiary.language == filters.language)
+        stmt = stmt.where(col(Beneficiary.language) == filters.language)
     if filters.displaced is not None:
-        stmt = stmt.where(Beneficiary.displaced == filters.displaced)
+        stmt = stmt.where(col(Beneficiary.displaced) == filters.displaced)
     if filters.status:
-        stmt = stmt.where(Beneficiary.status == filters.status)
+        stmt = stmt.where(col(Beneficiary.status) == filters.status)
     if filters.stage:
         programme, first, last = anchor_range(filters.stage, today=local_today())
         stmt = stmt.where(
             exists().where(
                 col(Enrollment.beneficiary_id) == col(Beneficiary.id),
-                Enrollment.status == EnrollmentStatus.ACTIVE,
-                Enrollment.programme == programme,
+                col(Enrollment.status) == EnrollmentStatus.ACTIVE,
+                col(Enrollment.programme) == programme,
                 col(Enrollment.anchor_date) >= first,
                 col(Enrollment.anchor_date) <= last,
             )
@@ -133,8 +134,9 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
 
 
 def _rows(session: Session, ids_stmt: Select[Any]) -> Select[Any]:
-    return (
-        select(
+    columns: list[Any] = [
+        col(c)
+        for c in (
             Beneficiary.id,
             Beneficiary.code,
             Beneficiary.name,
@@ -145,20 +147,24 @@ def _rows(session: Session, ids_stmt: Select[Any]) -> Select[Any]:
             Beneficiary.status,
             Beneficiary.created_at,
         )
+    ]
+    stmt: Select[Any] = (
+        sa_select(*columns)
         .outerjoin(Phone, col(Phone.id) == col(Beneficiary.phone_id))
         .outerjoin(Site, col(Site.id) == col(Beneficiary.village_id))
         .where(col(Beneficiary.id).in_(ids_stmt))
         .order_by(col(Beneficiary.id).desc())
     )
+    return stmt
 
 
 def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
     """One page of beneficiaries matching the filters, newest first."""
     ids = _filtered(session, filters)
-    total = int(session.exec(select(func.count()).select_from(ids.subquery())).one())
+    total = int(session.execute(sa_select(func.count()).select_from(ids.subquery())).scalar_one())
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    result = session.exec(_rows(session, ids).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    result = session.execute(_rows(session, ids).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     return Page(rows=[Row(*r) for r in result], total=total, page=page, pages=pages)
 
 
@@ -169,7 +175,7 @@ def export_rows(session: Session, *, filters: Filters) -> Iterator[Row]:
         stmt = _rows(session, _filtered(session, filters))
         if last_id is not None:
             stmt = stmt.where(col(Beneficiary.id) < last_id)
-        chunk = [Row(*r) for r in session.exec(stmt.limit(EXPORT_CHUNK))]
+        chunk = [Row(*r) for r in session.execute(stmt.limit(EXPORT_CHUNK))]
         yield from chunk
         if len(chunk) < EXPORT_CHUNK:
             return
@@ -266,14 +272,19 @@ def _appointments(session: Session, beneficiary_id: int) -> list[Event]:
     table = SQLModel.metadata.tables.get("appointment")
     if table is None or "beneficiary_id" not in table.c:
         return []
-    when = next((table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None)
+    when = next(
+        (table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None
+    )
     if when is None:
         return []
-    kind = table.c["kind"] if "kind" in table.c else None
+    kind = table.c.get("kind", None)
     rows = session.execute(
         select(when, kind if kind is not None else when)
         .select_from(table)
         .where(table.c.beneficiary_id == beneficiary_id)
         .limit(TIMELINE_LIMIT)
     ).all()
-    return [Event(at=_when(w), kind="appointment", text=str(k) if kind is not None else "") for w, k in rows]
+    return [
+        Event(at=_when(w), kind="appointment", text=str(k) if kind is not None else "")
+        for w, k in rows
+    ]

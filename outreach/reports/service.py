@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
@@ -41,14 +42,16 @@ def anchor_range(stage: str, *, today: date) -> tuple[str, date, date]:
         if key == stage:
             if programme == Programme.PREGNANCY:
                 # weeks = 40 - (edd - today) / 7
-                return programme, today + timedelta(weeks=40 - high), today + timedelta(
-                    weeks=40 - low, days=6
+                return (
+                    programme,
+                    today + timedelta(weeks=40 - high),
+                    today + timedelta(weeks=40 - low, days=6),
                 )
             return programme, today - timedelta(weeks=high, days=6), today - timedelta(weeks=low)
     raise ValueError(f"unknown stage {stage!r}")
 
 
-def _stage_case(today: date):  # type: ignore[no-untyped-def]
+def _stage_case(today: date) -> Any:
     whens = []
     for key in STAGE_KEYS:
         programme, first, last = anchor_range(key, today=today)
@@ -93,16 +96,18 @@ def _district_of_village(session: Session) -> dict[int | None, str]:
     return result
 
 
-def enrollments_by_stage_and_site(session: Session, *, today: date | None = None) -> EnrollmentCounts:
+def enrollments_by_stage_and_site(
+    session: Session, *, today: date | None = None
+) -> EnrollmentCounts:
     """Active enrollments grouped by stage and by district."""
     today = today or local_today()
     stage = _stage_case(today).label("stage")
     rows = session.exec(
-        select(Beneficiary.village_id, stage, func.count())
+        select(col(Beneficiary.village_id), stage, func.count())
         .select_from(Enrollment)
         .join(Beneficiary, col(Beneficiary.id) == col(Enrollment.beneficiary_id))
         .where(Enrollment.status == EnrollmentStatus.ACTIVE)
-        .group_by(Beneficiary.village_id, stage)
+        .group_by(col(Beneficiary.village_id), stage)
     ).all()
     district = _district_of_village(session)
     by_site: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -144,7 +149,9 @@ def _local_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz)
 
 
-def messages_by_status(session: Session, *, days: int = 30, today: date | None = None) -> DailyStatus:
+def messages_by_status(
+    session: Session, *, days: int = 30, today: date | None = None
+) -> DailyStatus:
     """Outbox rows created over the last `days` days, per day and status."""
     today = today or local_today()
     first = today - timedelta(days=days - 1)
@@ -193,7 +200,9 @@ def delivery_rate_by_network(session: Session, *, days: int = 30) -> list[Networ
         )
         .group_by(network)
     ).all()
-    result = [NetworkRate(network=str(n), reports=int(c), delivered=int(d or 0)) for n, c, d in rows]
+    result = [
+        NetworkRate(network=str(n), reports=int(c), delivered=int(d or 0)) for n, c, d in rows
+    ]
     return sorted(result, key=lambda r: -r.reports)
 
 
@@ -209,13 +218,16 @@ def cost_this_month(session: Session, *, today: date | None = None) -> MonthCost
     today = today or local_today()
     first = today.replace(day=1)
     total, count = session.exec(
-        select(func.coalesce(func.sum(OutboundMessage.cost), 0), func.count(OutboundMessage.cost))
-        .where(col(OutboundMessage.sent_at) >= _local_midnight_utc(first))
+        select(
+            func.coalesce(func.sum(OutboundMessage.cost), 0), func.count(col(OutboundMessage.cost))
+        ).where(col(OutboundMessage.sent_at) >= _local_midnight_utc(first))
     ).one()
     return MonthCost(month_start=first, cost=Decimal(str(total or 0)), messages=int(count or 0))
 
 
-def ussd_drop_off(session: Session, *, days: int = 30, limit: int = 8) -> list[ussd_service.DropOff]:
+def ussd_drop_off(
+    session: Session, *, days: int = 30, limit: int = 8
+) -> list[ussd_service.DropOff]:
     """The screens where most USSD sessions were dropped lately."""
     rows = ussd_service.drop_off_by_screen(session, since=utcnow() - timedelta(days=days))
     return [r for r in rows if r.dropped][:limit]
@@ -242,7 +254,9 @@ def upcoming_appointments(session: Session, *, days: int = 14) -> Appointments |
     if not appointments_available():
         return None
     table = SQLModel.metadata.tables["appointment"]
-    when = next((table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None)
+    when = next(
+        (table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None
+    )
     if when is None:
         return None
     now = utcnow()

@@ -25,7 +25,11 @@ def _village(db, name: str) -> Site:
 def test_enrollments_are_counted_by_stage_and_district(db, chw) -> None:
     # Given two women in Pelengana (district of Ségou) at 10 and 30 weeks, one in Bla at 30
     pelengana, bla = _village(db, "Pelengana"), _village(db, "Bla")
-    for name, weeks, village in (("Awa", 10, pelengana), ("Fanta", 30, pelengana), ("Oumou", 30, bla)):
+    for name, weeks, village in (
+        ("Awa", 10, pelengana),
+        ("Fanta", 30, pelengana),
+        ("Oumou", 30, bla),
+    ):
         registry_service.register_pregnancy(
             db, name=f"{name} Traore", phone=None, weeks=weeks, chw_id=chw.id, village_id=village.id
         )
@@ -52,7 +56,9 @@ def test_stage_bounds_match_the_registrys_weeks_of_pregnancy() -> None:
         assert (first <= edd <= last) == (14 <= weeks <= 27), (days, weeks)
 
 
-def _message(db, n: int, *, status: str, days_ago: int = 0, cost: str | None = None) -> OutboundMessage:
+def _message(
+    db, n: int, *, status: str, days_ago: int = 0, cost: str | None = None
+) -> OutboundMessage:
     created = utcnow() - timedelta(days=days_ago)
     row = OutboundMessage(
         dedupe_key=f"test:{n}",
@@ -175,10 +181,15 @@ def test_detail_timeline_shows_messages_consent_and_transfers(db, chw) -> None:
         weeks=20,
         chw_id=chw.id,
         village_id=_village(db, "Pelengana").id,
-        consent=registry_service.ConsentInfo(text_key="consent_main", text_version=1, language="fr"),
+        consent=registry_service.ConsentInfo(
+            text_key="consent_main", text_version=1, language="fr"
+        ),
     )
     registry_service.transfer(
-        db, beneficiary_id=reg.beneficiary.id, to_chw_id=chw.id, to_village_id=_village(db, "Bla").id
+        db,
+        beneficiary_id=reg.beneficiary.id,
+        to_chw_id=chw.id,
+        to_village_id=_village(db, "Bla").id,
     )
     db.commit()
     # When her detail is read
