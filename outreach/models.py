@@ -3,6 +3,7 @@
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
+from outreach.content.models import ContentApproval
 from outreach.imports.models import BeneficiaryImport
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
@@ -28,6 +29,7 @@ __all__ = [
     "Chw",
     "ChwSite",
     "Consent",
+    "ContentApproval",
     "DeliveryReport",
     "Enrollment",
     "Facility",

@@ -26,6 +26,10 @@ class InboundMessage(SQLModel, table=True):
     # What it was understood as (outreach.inbound.service.Kind); `other` is the staff inbox.
     intent: str | None = Field(default=None, max_length=20, index=True)
     received_at: datetime = Field(default_factory=utcnow)
+    # Staff inbox: who follows it up, and when it was dealt with.
+    assigned_user_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    handled_at: datetime | None = None
+    handled_by_user_id: int | None = Field(default=None, foreign_key="staff_user.id")
 
 
 class OptOutNotice(SQLModel, table=True):

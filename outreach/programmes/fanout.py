@@ -31,6 +31,7 @@ from messages import texts
 from messages.texts import Message
 from messages.validate import validate
 from outreach.config import get_settings
+from outreach.content import service as content_service
 from outreach.db import unit_of_work
 from outreach.outbox.models import MessageKind, MessageStatus, Priority
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
@@ -303,14 +304,16 @@ def run(
     drafts = settings.send_drafts if include_drafts is None else include_drafts
     gsm_safe = settings.content_gsm_safe
     library_messages = messages if messages is not None else texts.load()
-    chosen = sendable(library_messages, include_drafts=drafts, gsm_safe=gsm_safe)
-    rows = due_rows(day, chosen, gsm_safe=gsm_safe)
     with unit_of_work(engine) as session:
+        # A draft a manager approved in the console counts as approved.
+        library_messages = content_service.with_approvals(session, library_messages)
         low, high = session.exec(
             select(func.min(Enrollment.id), func.max(Enrollment.id)).where(
                 Enrollment.status == EnrollmentStatus.ACTIVE
             )
         ).one()
+    chosen = sendable(library_messages, include_drafts=drafts, gsm_safe=gsm_safe)
+    rows = due_rows(day, chosen, gsm_safe=gsm_safe)
     batches = inserted = 0
     if rows and low is not None and high is not None:
         for id_from in range(low, high + 1, batch_size):

@@ -12,6 +12,7 @@ from messages import schedule as content_schedule
 from messages import texts
 from outreach.chws.models import Chw
 from outreach.config import get_settings
+from outreach.content import service as content_service
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -203,13 +204,14 @@ def recipient(session: Session, *, beneficiary: Beneficiary) -> Recipient | None
 
 def current_text(session: Session, *, enrollment: Enrollment, language: str) -> str | None:
     """The programme message of her current stage, as sent (advice again on demand)."""
-    slots = content_schedule.slots(texts.load().values(), include_drafts=get_settings().send_drafts)
+    library = content_service.with_approvals(session, texts.load())
+    slots = content_schedule.slots(library.values(), include_drafts=get_settings().send_drafts)
     slot = content_schedule.current(
         slots, programme=enrollment.programme, anchor=enrollment.anchor_date, day=local_today()
     )
     if slot is None:
         return None
-    return texts.get(slot.key).text(language, gsm_safe=_gsm_safe(language))
+    return library[slot.key].text(language, gsm_safe=_gsm_safe(language))
 
 
 def _gsm_safe(language: str) -> bool:

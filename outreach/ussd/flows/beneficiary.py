@@ -7,6 +7,8 @@ from typing import Any
 from rapidfuzz import process
 from sqlmodel import select
 
+from messages.texts import load as load_texts
+from outreach.content import service as content_service
 from outreach.registry import service as registry_service
 from outreach.registry.models import Beneficiary
 from outreach.sites.models import Site, SiteLevel
@@ -99,6 +101,7 @@ def advice_prompt(ctx: Ctx) -> str:
                 anchor=enrollment.anchor_date,
                 today=local_today(),
                 language=language,
+                messages=content_service.with_approvals(ctx.db, load_texts()).values(),
             )
             texts = [text] if text else []
     else:
@@ -106,7 +109,10 @@ def advice_prompt(ctx: Ctx) -> str:
         assert ben.id is not None
         enrollment = registry_service.current_enrollment(ctx.db, beneficiary_id=ben.id)
         texts = advice.topic_texts(
-            topic, language, programme=enrollment.programme if enrollment else None
+            topic,
+            language,
+            content_service.with_approvals(ctx.db, load_texts()).values(),
+            programme=enrollment.programme if enrollment else None,
         )
     if not texts:
         return ctx.text("advice_none")
