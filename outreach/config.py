@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     # XOF per SMS segment, by "country" or "country/network" (e.g. "ML/Orange").
     sms_prices_xof: dict[str, float] = Field(default_factory=lambda: {"ML": 25.0})
 
+    # Campaigns. Beneficiaries per outbox insert when a run's recipients are materialised.
+    campaign_materialise_batch: int = Field(default=5_000, ge=1)
+    # How often beat starts due campaign runs and closes finished ones.
+    campaign_tick_seconds: float = Field(default=5.0, gt=0)
+    # Hours a `sent` campaign SMS may wait for its delivery report before the run can end.
+    campaign_report_wait_hours: float = Field(default=48.0, ge=0)
+
     # Inbound SMS. Replies (keyword confirmations, help, auto-replies) per phone per hour:
     # a loop with another automated sender stops here instead of running up costs.
     inbound_replies_per_hour: int = Field(default=5, ge=0)

@@ -2,6 +2,7 @@
 
 from outreach.accounts.models import ApiToken, StaffUser
 from outreach.audit.models import AuditEntry
+from outreach.campaigns.models import Campaign, CampaignRun
 from outreach.chws.models import Chw, ChwSite
 from outreach.content.models import ContentApproval
 from outreach.imports.models import BeneficiaryImport
@@ -25,6 +26,8 @@ __all__ = [
     "AuditEntry",
     "Beneficiary",
     "BeneficiaryImport",
+    "Campaign",
+    "CampaignRun",
     "Child",
     "Chw",
     "ChwSite",

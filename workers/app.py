@@ -49,10 +49,20 @@ def create_celery() -> Celery:
                 "schedule": settings.drain_tick_seconds,
                 "options": {"queue": "outbox", "expires": max(1.0, settings.drain_tick_seconds)},
             },
+            "campaigns-tick": {
+                "task": "campaigns.tick",
+                "schedule": settings.campaign_tick_seconds,
+                "options": {"queue": "maintenance", "expires": settings.campaign_tick_seconds},
+            },
             **fan_out_schedule(settings),
         },
         timezone="UTC",
-        imports=("workers.outbox", "outreach.programmes.tasks", "workers.imports"),
+        imports=(
+            "workers.outbox",
+            "outreach.programmes.tasks",
+            "workers.imports",
+            "workers.campaigns",
+        ),
     )
     return app
 

@@ -75,6 +75,8 @@ class OutboundMessage(SQLModel, table=True):
             postgresql_where=text(_SENDABLE_SQL),
             sqlite_where=text(_SENDABLE_SQL),
         ),
+        # A campaign's progress (grouped by status) and its cancel read only this index.
+        Index("ix_outbound_message_campaign", "campaign_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +88,8 @@ class OutboundMessage(SQLModel, table=True):
     sender_id: str | None = Field(default=None, max_length=20)
     language: str | None = Field(default=None, max_length=5)
     beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
+    # Set on campaign rows. No foreign key: the hottest table stays cheap to bulk-insert.
+    campaign_id: int | None = None
     status: str = Field(default=MessageStatus.QUEUED, max_length=20)
     # When the next try may happen: first send, retry after backoff, or quiet-hours opening.
     due_at: datetime = Field(default_factory=utcnow)

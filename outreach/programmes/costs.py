@@ -7,6 +7,7 @@ audience is counted in SQL grouped by prefix, never loaded row by row.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Audience:
     # Pregnancy week, or the infant's age in weeks, inclusive; needs `programme`.
     stage_from: int | None = None
     stage_to: int | None = None
+    # "months": the infant's age in completed months (campaigns: "infants 6-12 months").
+    stage_unit: str = "weeks"
     languages: tuple[str, ...] = ()
     displaced: bool | None = None
 
@@ -133,15 +136,26 @@ def _audience_sql(
         params["programme"] = audience.programme
         # Anchors fall as the stage rises (both for weeks of pregnancy and of age):
         # week W on `day` is anchored from anchor_for_week(W) - 6 to anchor_for_week(W).
-        if audience.stage_from is not None:
-            params["anchor_hi"] = anchor_for_week(
-                audience.programme, week=audience.stage_from, day=day
-            )
-            enrollment += " AND e.anchor_date <= :anchor_hi"
-        if audience.stage_to is not None:
-            last = anchor_for_week(audience.programme, week=audience.stage_to, day=day)
-            params["anchor_lo"] = last - timedelta(days=6)
-            enrollment += " AND e.anchor_date >= :anchor_lo"
+        if audience.stage_unit == "months":
+            if audience.programme != "infant":
+                raise ValueError("only an infant's age is counted in months")
+            # Completed months M on `day`: born from (day - M-1 months) + 1 day to day - M months.
+            if audience.stage_from is not None:
+                params["anchor_hi"] = months_before(day, audience.stage_from)
+                enrollment += " AND e.anchor_date <= :anchor_hi"
+            if audience.stage_to is not None:
+                params["anchor_lo"] = months_before(day, audience.stage_to + 1) + timedelta(days=1)
+                enrollment += " AND e.anchor_date >= :anchor_lo"
+        else:
+            if audience.stage_from is not None:
+                params["anchor_hi"] = anchor_for_week(
+                    audience.programme, week=audience.stage_from, day=day
+                )
+                enrollment += " AND e.anchor_date <= :anchor_hi"
+            if audience.stage_to is not None:
+                last = anchor_for_week(audience.programme, week=audience.stage_to, day=day)
+                params["anchor_lo"] = last - timedelta(days=6)
+                enrollment += " AND e.anchor_date >= :anchor_lo"
     elif audience.stage_from is not None or audience.stage_to is not None:
         raise ValueError("a stage range needs a programme")
     where[1] = where[1].format(enrollment=enrollment)
@@ -160,6 +174,20 @@ def _audience_sql(
     return where, params
 
 
+def audience_conditions(
+    session: Session, audience: Audience, day: date
+) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions on `beneficiary b` (with RECIPIENT_JOINS) selecting `audience`, and values."""
+    return _audience_sql(session, audience, day)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day of the month `months` earlier (the month's last day when it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def preflight(
     session: Session,
     *,
@@ -168,13 +196,15 @@ def preflight(
     key: str | None = None,
     day: date | None = None,
     prices: Mapping[str, float] | None = None,
+    as_written: bool = False,
 ) -> Preflight:
     """Recipients, segments and XOF per language for one message to `audience`.
 
     The message is a content key, or a text per language (in its original spelling:
     the per-language GSM-safe setting is applied as the send would). Only consenting
     beneficiaries (status active) with an active enrollment and a phone that has not
-    opted out are counted; those without a phone count through their CHW.
+    opted out are counted; those without a phone count through their CHW. With
+    `as_written`, texts are priced as given (campaigns send what staff approved).
     """
     if (texts is None) == (key is None):
         raise ValueError("give either texts or a content key")
@@ -200,7 +230,9 @@ def preflight(
     encodings: dict[str, set[str]] = defaultdict(set)
     for language, addressing, prefix, count in groups:
         gsm_safe = settings.content_gsm_safe.get(language, True)
-        body = _text(language, texts=texts, key=key, gsm_safe=gsm_safe)
+        body = _text(
+            language, texts=texts, key=key, gsm_safe=gsm_safe and not (as_written and key is None)
+        )
         if addressing != "own":
             before, after = content_texts.address_parts(
                 language, relay=addressing == "chw", gsm_safe=gsm_safe

@@ -1,7 +1,7 @@
 """console: CSV imports of beneficiaries and the dashboard's indexes
 
 Revision ID: 0007c
-Revises: 0006
+Revises: 0007, 0007a
 Create Date: 2026-11-22
 """
 
@@ -12,7 +12,8 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0007c"
-down_revision: str | None = "0006"
+# Joins the campaigns and inbox branches of the chain, which both start at 0006.
+down_revision: str | tuple[str, ...] | None = ("0007", "0007a")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Message campaigns: compose, price, approve, schedule, send through the outbox, follow."""
