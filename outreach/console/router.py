@@ -25,6 +25,7 @@ from outreach.audit import service as audit
 from outreach.chws import service as chws
 from outreach.chws.models import Chw
 from outreach.console import charts
+from outreach.console.campaigns import router as campaign_pages
 from outreach.console.deps import Forbidden, Manager, Officer, Viewer
 from outreach.console.i18n import LANGUAGES, Translator
 from outreach.console.web import render
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and turn its refusals into pages rather than JSON."""
     app.include_router(public)
     app.include_router(router)
+    app.include_router(campaign_pages)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
 

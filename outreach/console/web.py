@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -30,6 +32,24 @@ def _percent(value: float) -> str:
 
 TEMPLATES.env.filters["number"] = _number
 TEMPLATES.env.filters["percent"] = _percent
+
+
+def _local(value: datetime) -> str:
+    """A UTC time as staff read it: Bamako time, day first."""
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y %H:%M")
+
+
+def _local_input(value: datetime | date | None) -> str:
+    """A stored time as a `datetime-local` (or `date`) field shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%dT%H:%M")
+    return value.isoformat()
+
+
+TEMPLATES.env.filters["local"] = _local
+TEMPLATES.env.filters["local_input"] = _local_input
 TEMPLATES.env.globals["simulator_link"] = lambda: (
     get_settings().gateway == "emulator"
     and get_settings().simulator_enabled
