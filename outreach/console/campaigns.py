@@ -137,7 +137,7 @@ def rewrite(request: Request, user: Viewer, form: Form) -> HTMLResponse:
     text = campaign_preflight.rewrite_gsm_safe(str(form.get(f"text_{language}") or ""), language)
     response = render(request, "_textarea.html", user=user, language=language, text=text)
     # The composer listens for this to run the preflight again on the new text.
-    response.headers["HX-Trigger"] = "rewritten"
+    response.headers["HX-Trigger-After-Settle"] = "rewritten"
     return response
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from console_login import PASSWORD, Staff, login
 from fastapi.testclient import TestClient
+from redis import Redis
 from sqlmodel import Session
 
 from outreach.accounts import service as accounts
 from outreach.accounts.models import Role
+from outreach.embedded_redis import free_port
 from outreach.redis import get_redis
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clear_auth_keys() -> None:
@@ -52,3 +63,84 @@ def staff(db: Session, migrated: None) -> Iterator[Callable[[Role], Staff]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@dataclass
+class ConsoleStack:
+    """API, worker and emulator processes for the console's browser tests."""
+
+    api_url: str
+    procs: dict[str, subprocess.Popen[bytes]]
+    log_dir: Path
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in self.log_dir.glob("*.log")
+        )
+
+
+def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture(scope="module")
+def console_stack(
+    migrated: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleStack]:
+    """Like the shared `stack`, but sending at any hour and slowly (2 SMS a second), so a
+    campaign can be watched, and cancelled halfway, whatever time the suite runs."""
+    api_port, emulator_port = free_port(), free_port()
+    log_dir = tmp_path_factory.mktemp("console-stack")
+    base, _, index = os.environ["OUTREACH_REDIS_URL"].rpartition("/")
+    db_index = int(index) if index.isdigit() else 0
+    env = dict(os.environ)
+    env.update(
+        OUTREACH_API_PORT=str(api_port),
+        OUTREACH_EMULATOR_PORT=str(emulator_port),
+        OUTREACH_EMULATOR_DELIVERY_URL=f"http://127.0.0.1:{api_port}/callbacks/at/delivery",
+        OUTREACH_EMULATOR_DELIVERY_DELAY_SECONDS="0.1",
+        OUTREACH_SEND_WINDOW="00:00-24:00",
+        OUTREACH_SEND_RATE_PER_SECOND="2",
+        # Its own Redis database: no wake-up or rate-limit token shared with other tests.
+        OUTREACH_REDIS_URL=f"{base}/{db_index - 1 if db_index >= 15 else db_index + 1}",
+        PYTHONUNBUFFERED="1",
+    )
+    Redis.from_url(env["OUTREACH_REDIS_URL"]).flushdb()
+    commands = {
+        "emulator": ["emulator", "--port", str(emulator_port)],
+        "api": ["api", "--port", str(api_port)],
+        "worker": ["worker", "--concurrency", "2"],
+    }
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name, args in commands.items():
+        log = (log_dir / f"{name}.log").open("wb")
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "outreach", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_up(f"http://127.0.0.1:{emulator_port}/health", procs["emulator"])
+        _wait_up(f"http://127.0.0.1:{api_port}/health", procs["api"])
+        yield ConsoleStack(api_url=f"http://127.0.0.1:{api_port}", procs=procs, log_dir=log_dir)
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -75,7 +75,7 @@ def test_live_preflight_counts_per_language_prices_and_warns(db, chw, staff) -> 
     assert "UCS-2" in panel.text and "Réécrire sans ces caractères" in panel.text
     rewritten = officer.post("/console/campaigns/rewrite", {"language": "bm", "text_bm": BM})
     assert "Saniya kalan bè kè CSCom la jumadon" in rewritten.text
-    assert rewritten.headers["HX-Trigger"] == "rewritten"
+    assert rewritten.headers["HX-Trigger-After-Settle"] == "rewritten"
 
 
 def test_a_bad_audience_is_explained_in_the_panel(db, staff) -> None:
