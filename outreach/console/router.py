@@ -199,7 +199,14 @@ def dashboard(request: Request, session: SessionDep, user: Viewer) -> HTMLRespon
         ]
     )
     network_bars = charts.bars(
-        [(r.network, r.rate * 100, f"{100 * r.rate:.0f} % ({r.reports})") for r in data.networks]
+        [
+            (
+                reports.NETWORK_NAMES.get(r.network, r.network),
+                r.rate * 100,
+                f"{100 * r.rate:.0f} % ({r.reports})",
+            )
+            for r in data.networks
+        ]
     )
     drop_bars = charts.bars(
         [(r.screen, r.dropped, f"{r.dropped}/{r.sessions}") for r in data.drop_off]

@@ -32,6 +32,9 @@ STAGES: tuple[tuple[str, str, int, int], ...] = (
 )
 STAGE_KEYS = tuple(key for key, *_ in STAGES)
 
+# Mobile network codes as Africa's Talking reports them in Mali (MCC 610).
+NETWORK_NAMES = {"61001": "Malitel (Moov)", "61002": "Orange Mali", "61003": "Telecel"}
+
 # Reports that end a message's life at the gateway; "Success" is a delivery.
 _FINAL_REPORTS = ("Success", "Failed", "Rejected", "Expired")
 

@@ -3,9 +3,6 @@ the messages go out through the emulator, cancel halfway, import a CSV."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
@@ -23,8 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 PASSWORD = "segou-2026"
 FR = "Séance de sensibilisation hygiène jeudi au CSCom"
 BM = "Saniya kalan bè kè jumadon CSCom la"
-# README screenshots, only when asked: OUTREACH_SCREENSHOT_DIR=docs/screenshots.
-SHOTS = os.environ.get("OUTREACH_SCREENSHOT_DIR")
 
 
 def _village(db, name: str) -> Site:
@@ -112,8 +107,6 @@ def test_compose_approve_send_and_cancel_a_campaign(console_stack, db, chw, page
     _people(db, chw)
     # Given the officer signed in
     _login(page, base, "awa@ong.ml")
-    if SHOTS:
-        page.set_viewport_size({"width": 1280, "height": 900})
     # When she composes "hygiène jeudi" for displaced pregnant women of Pelengana and Bla,
     # in French and Bambara
     _compose(
@@ -126,8 +119,6 @@ def test_compose_approve_send_and_cancel_a_campaign(console_stack, db, chw, page
     expect(page.locator("#pf-cost")).to_have_text("75 FCFA")
     # And the Bambara ɛ is flagged; one click rewrites it GSM-safe and the preflight follows
     expect(page.locator(".warn")).to_contain_text("UCS-2")
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "composer.png"), full_page=True)
     page.click("button:has-text('Réécrire sans ces caractères')")
     expect(page.locator("#text_bm")).to_have_value(BM)
     expect(page.locator(".warn")).to_have_count(0)
