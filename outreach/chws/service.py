@@ -147,25 +147,3 @@ def phone_number(session: Session, *, chw: Chw) -> str | None:
 
     phone = session.get(Phone, chw.phone_id)
     return phone.e164 if phone else None
-
-
-def update(session: Session, *, chw: Chw, name: str, language: str, site_ids: list[int]) -> None:
-    """Correct a CHW's name and language and set the sites she covers."""
-    if not name.strip():
-        raise ValueError("le nom est obligatoire")
-    chw.name = name.strip()[:120]
-    chw.language = language
-    session.add(chw)
-    for link in session.exec(select(ChwSite).where(ChwSite.chw_id == chw.id)):
-        session.delete(link)
-    session.flush()
-    assert chw.id is not None
-    for site_id in dict.fromkeys(site_ids):
-        session.add(ChwSite(chw_id=chw.id, site_id=site_id))
-    session.flush()
-
-
-def deactivate(session: Session, *, chw: Chw) -> None:
-    """She no longer works with the programme: her USSD login stops; her women stay."""
-    chw.active = False
-    session.add(chw)
