@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from outreach.registry.phones import InvalidPhoneNumber
+
 T = TypeVar("T", bound=BaseModel)
 
 MAX_LIMIT = 500
@@ -92,6 +94,8 @@ def domain_errors() -> Iterator[None]:
         yield
     except LookupError as exc:
         raise not_found(str(exc) or "objet") from exc
+    except InvalidPhoneNumber as exc:
+        raise invalid(f"numéro de téléphone invalide: {exc}") from exc
     except ValueError as exc:
         raise invalid(str(exc)) from exc
 

@@ -37,7 +37,15 @@ def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging()
     redact_access_log()
-    app = FastAPI(title="outreach", version="0.1.0", debug=settings.debug)
+    # The API documentation is served under /api/v1 to signed-in staff only (api_v1).
+    app = FastAPI(
+        title="outreach",
+        version="0.1.0",
+        debug=settings.debug,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(ussd_router)
     app.include_router(ussd_events_router)

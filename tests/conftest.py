@@ -8,6 +8,7 @@ to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -353,3 +354,33 @@ def dialer(client):
         return Dialer(client.post, phone, f"ATUid_test_{os.getpid()}_{next(counter)}")
 
     return make
+
+
+@functools.cache
+def _staff_hash() -> str:
+    from outreach.accounts.security import hash_password
+
+    return hash_password(STAFF_PASSWORD)
+
+
+STAFF_PASSWORD = "segou-2026"
+
+
+@pytest.fixture
+def staff(db: Session) -> dict[str, dict[str, str]]:
+    """One account per role, with its API token as request headers: `staff["officer"]`."""
+    from outreach.accounts import service as accounts_service
+    from outreach.accounts.models import Role, StaffUser
+
+    headers = {}
+    for role in Role:
+        # One argon2 hash for the whole run: hashing is slow by design.
+        user = StaffUser(
+            email=f"{role.value}@ong.ml", name=role.value, role=role, password_hash=_staff_hash()
+        )
+        db.add(user)
+        db.flush()
+        token = accounts_service.issue_token(db, user=user, name="tests")
+        headers[role.value] = {"Authorization": f"Bearer {token}"}
+    db.commit()
+    return headers

@@ -52,3 +52,22 @@ Viewer = Annotated[StaffUser, Depends(require_role(Role.viewer))]
 Officer = Annotated[StaffUser, Depends(require_role(Role.officer))]
 Manager = Annotated[StaffUser, Depends(require_role(Role.manager))]
 Admin = Annotated[StaffUser, Depends(require_role(Role.admin))]
+
+
+def staff_user(request: Request, db: SessionDep) -> StaffUser:
+    """A bearer token or a console session: for pages a browser opens, like the API docs."""
+    from outreach.accounts import sessions
+
+    if bearer_token(request):
+        return current_user(request, db)
+    try:
+        return sessions.console_user(request, db)
+    except sessions.LoginRequired:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="authentification requise (jeton d'API ou session de la console)",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+
+
+StaffUserDep = Annotated[StaffUser, Depends(staff_user)]

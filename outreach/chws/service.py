@@ -147,3 +147,46 @@ def phone_number(session: Session, *, chw: Chw) -> str | None:
 
     phone = session.get(Phone, chw.phone_id)
     return phone.e164 if phone else None
+
+
+def site_ids(session: Session, *, chw_id: int) -> list[int]:
+    """The sites a CHW covers, as assigned (not expanded to villages)."""
+    return sorted(session.exec(select(ChwSite.site_id).where(ChwSite.chw_id == chw_id)).all())
+
+
+def update(
+    session: Session,
+    *,
+    chw: Chw,
+    name: str | None = None,
+    language: str | None = None,
+    facility_id: int | None = None,
+    site_ids: list[int] | None = None,
+) -> Chw:
+    """Correct a CHW's name, language, facility or covered sites (None: unchanged)."""
+    if name is not None:
+        if not name.strip():
+            raise ValueError("nom vide")
+        chw.name = name.strip()
+    if language is not None:
+        chw.language = language
+    if facility_id is not None:
+        chw.facility_id = facility_id
+    session.add(chw)
+    if site_ids is not None:
+        for link in session.exec(select(ChwSite).where(ChwSite.chw_id == chw.id)):
+            session.delete(link)
+        session.flush()
+        assert chw.id is not None
+        for site_id in sorted(set(site_ids)):
+            if session.get(Site, site_id) is None:
+                raise ValueError(f"lieu {site_id} inconnu")
+            session.add(ChwSite(chw_id=chw.id, site_id=site_id))
+    session.flush()
+    return chw
+
+
+def deactivate(session: Session, *, chw: Chw) -> None:
+    """The CHW can no longer use the USSD menu; her women stay registered."""
+    chw.active = False
+    session.add(chw)

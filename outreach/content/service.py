@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from messages import texts
 from messages.texts import Message
@@ -34,36 +36,51 @@ def languages(message: Message) -> list[str]:
     return [lang for lang in texts.LANGUAGES if lang == "fr" or lang in message.texts]
 
 
-def approvals(session: Session) -> set[tuple[str, str, str]]:
-    """Every recorded approval, as (key, language, text hash)."""
-    rows = session.exec(
-        select(ContentApproval.key, ContentApproval.language, ContentApproval.text_sha256)
+# (key, language, text hash) -> who approved it and on which day.
+Approvals = dict[tuple[str, str, str], tuple[str, date]]
+
+
+def approvals(session: Session) -> Approvals:
+    """Every recorded approval, with its approver's email and date."""
+    rows = session.execute(
+        sa_select(
+            col(ContentApproval.key),
+            col(ContentApproval.language),
+            col(ContentApproval.text_sha256),
+            col(StaffUser.email),
+            col(ContentApproval.approved_at),
+        ).join(StaffUser, col(StaffUser.id) == col(ContentApproval.approved_by_user_id))
     )
-    return {(key, lang, digest) for key, lang, digest in rows}
+    return {(key, lang, digest): (email, at.date()) for key, lang, digest, email, at in rows}
 
 
-def approved_languages(message: Message, recorded: set[tuple[str, str, str]]) -> list[str]:
+def approved_languages(message: Message, recorded: Approvals) -> list[str]:
     """The languages whose current text a manager approved (or all, when the YAML says so)."""
     if message.approved:
         return languages(message)
-    return [
-        lang
-        for lang in languages(message)
-        if (message.key, lang, text_hash(sent_text(message, lang))) in recorded
-    ]
+    return [lang for lang in languages(message) if _approval(message, lang, recorded)]
+
+
+def _approval(message: Message, language: str, recorded: Approvals) -> tuple[str, date] | None:
+    return recorded.get((message.key, language, text_hash(sent_text(message, language))))
 
 
 def with_approvals(session: Session, messages: Mapping[str, Message]) -> dict[str, Message]:
     """The library with a draft counted as approved once each of its languages is approved."""
     recorded = approvals(session)
     out = dict(messages)
+    if not recorded:
+        return out
     for key, message in messages.items():
-        if (
-            not message.approved
-            and recorded
-            and approved_languages(message, recorded) == (languages(message))
-        ):
-            out[key] = replace(message, review_status=texts.APPROVED)
+        if message.approved:
+            continue
+        found = [_approval(message, lang, recorded) for lang in languages(message)]
+        if all(found):
+            # The latest approval names the reviewer, as a YAML review would.
+            reviewer, day = max((f for f in found if f), key=lambda f: f[1])
+            out[key] = replace(
+                message, review_status=texts.APPROVED, reviewer=reviewer, reviewed_on=day
+            )
     return out
 
 

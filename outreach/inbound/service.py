@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from enum import StrEnum
 
 from redis.exceptions import RedisError
@@ -27,12 +28,14 @@ from outreach.registry.models import (
     Phone,
     PhoneStatus,
 )
-from outreach.timeutil import local_today
+from outreach.timeutil import local_today, utcnow
 
 log = logging.getLogger(__name__)
 
 RATE_KEY = "outreach:inbound:replies:{phone}"
 RATE_WINDOW_SECONDS = 3600
+# Three GSM-7 segments: a staff answer stays an SMS, not a letter.
+STAFF_REPLY_MAX_CHARS = 459
 
 
 class Kind(StrEnum):
@@ -279,3 +282,47 @@ def opt_out(db: Session, *, notice: OptOut) -> None:
             channel=ConsentChannel.GATEWAY_OPTOUT,
         ),
     )
+
+
+def assign(db: Session, *, message: InboundMessage, user_id: int | None) -> None:
+    """Give an inbox message to a staff user to follow up (None: nobody)."""
+    message.assigned_user_id = user_id
+    db.add(message)
+
+
+def mark_handled(db: Session, *, message: InboundMessage, user_id: int) -> None:
+    """Take a message out of the inbox: it has been dealt with."""
+    if message.handled_at is None:
+        message.handled_at = utcnow()
+        message.handled_by_user_id = user_id
+        db.add(message)
+
+
+def staff_reply(
+    db: Session, *, message: InboundMessage, text: str, user_id: int
+) -> OutboundMessage:
+    """Answer an inbox message: an outbox row at the reply lane (sent by the workers)."""
+    clean = text.strip()
+    if not clean:
+        raise ValueError("réponse vide")
+    if len(clean) > STAFF_REPLY_MAX_CHARS:
+        raise ValueError(f"réponse trop longue: {STAFF_REPLY_MAX_CHARS} caractères au plus")
+    try:
+        e164 = phones.normalize(message.from_number)
+    except phones.InvalidPhoneNumber as exc:
+        raise ValueError("ce message ne vient pas d'un téléphone: pas de réponse possible") from exc
+    beneficiary = db.get(Beneficiary, message.beneficiary_id) if message.beneficiary_id else None
+    row = outbox_service.enqueue(
+        db,
+        # The sms-reply prefix lets an answer to someone who wrote pass the send-time
+        # consent check; the random part allows several answers to one message.
+        dedupe_key=f"sms-reply:staff:{message.id}:{secrets.token_hex(6)}",
+        to_number=e164,
+        body=clean,
+        kind=MessageKind.REPLY,
+        priority=Priority.INTERACTIVE,
+        beneficiary_id=message.beneficiary_id,
+        language=beneficiary.language if beneficiary else None,
+    )
+    mark_handled(db, message=message, user_id=user_id)
+    return row

@@ -31,6 +31,8 @@ class ConsentChannel(StrEnum):
     USSD = "ussd"
     SMS = "sms"
     GATEWAY_OPTOUT = "gateway_optout"
+    # Recorded by programme staff in the console or the API.
+    STAFF = "staff"
 
 
 class PhoneKind(StrEnum):

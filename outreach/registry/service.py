@@ -714,3 +714,53 @@ def consent_history(session: Session, *, beneficiary_id: int) -> list[Consent]:
             .order_by(col(Consent.recorded_at), col(Consent.id))
         )
     )
+
+
+def correct(
+    session: Session,
+    *,
+    beneficiary: Beneficiary,
+    name: str | None = None,
+    language: str | None = None,
+    displaced: bool | None = None,
+    village_id: int | None = None,
+    phone: str | None = None,
+) -> list[str]:
+    """Correct what staff may fix about her (None: unchanged); returns the fields changed."""
+    changed = []
+    if name is not None and " ".join(name.split()) != beneficiary.name:
+        clean = " ".join(name.split())
+        if not clean:
+            raise RegistrationError("nom vide")
+        beneficiary.name = clean[:120]
+        changed.append("name")
+    if language is not None and language != beneficiary.language:
+        beneficiary.language = language
+        changed.append("language")
+    if displaced is not None and displaced != beneficiary.displaced:
+        beneficiary.displaced = displaced
+        changed.append("displaced")
+    if village_id is not None and village_id != beneficiary.village_id:
+        beneficiary.village_id = village_id
+        changed.append("village_id")
+    if phone is not None:
+        row = get_or_create_phone(session, raw=phone)
+        if row.id != beneficiary.phone_id:
+            beneficiary.phone_id = row.id
+            if beneficiary.phone_kind == PhoneKind.NONE:
+                beneficiary.phone_kind = PhoneKind.OWN
+            changed.append("phone")
+    session.add(beneficiary)
+    session.flush()
+    return changed
+
+
+def transfers_of(session: Session, *, beneficiary_id: int) -> list[Transfer]:
+    """Her moves from one CHW to another, oldest first."""
+    return list(
+        session.exec(
+            select(Transfer)
+            .where(Transfer.beneficiary_id == beneficiary_id)
+            .order_by(col(Transfer.moved_at), col(Transfer.id))
+        )
+    )

@@ -71,3 +71,57 @@ def find(session: Session, *, name: str, level: SiteLevel | None = None) -> Site
     if level is not None:
         stmt = stmt.where(Site.level == level)
     return session.exec(stmt).first()
+
+
+# Which level may sit under which: a region has no parent, a village sits in a health area.
+PARENT_LEVEL = {
+    SiteLevel.REGION: None,
+    SiteLevel.DISTRICT: SiteLevel.REGION,
+    SiteLevel.HEALTH_AREA: SiteLevel.DISTRICT,
+    SiteLevel.VILLAGE: SiteLevel.HEALTH_AREA,
+}
+
+
+def create_site(session: Session, *, name: str, level: SiteLevel, parent_id: int | None) -> Site:
+    """Add a place under a parent of the level just above it."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise ValueError("nom vide")
+    expected = PARENT_LEVEL[SiteLevel(level)]
+    parent = session.get(Site, parent_id) if parent_id is not None else None
+    if expected is None and parent_id is not None:
+        raise ValueError("une région n'a pas de lieu parent")
+    if expected is not None and (parent is None or parent.level != expected):
+        raise ValueError(f"le lieu parent doit être de niveau {expected.value}")
+    if session.exec(
+        select(Site).where(Site.name == clean, Site.level == level, Site.parent_id == parent_id)
+    ).first():
+        raise ValueError(f"{clean} existe déjà à cet endroit")
+    site = Site(name=clean, level=SiteLevel(level).value, parent_id=parent_id)
+    session.add(site)
+    session.flush()
+    return site
+
+
+def rename_site(session: Session, *, site: Site, name: str) -> Site:
+    """Correct a place's name."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise ValueError("nom vide")
+    site.name = clean
+    session.add(site)
+    session.flush()
+    return site
+
+
+def create_facility(session: Session, *, name: str, kind: str, site_id: int) -> Facility:
+    """Add a health facility in a place."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise ValueError("nom vide")
+    if session.get(Site, site_id) is None:
+        raise ValueError(f"lieu {site_id} inconnu")
+    facility = Facility(name=clean, kind=kind, site_id=site_id)
+    session.add(facility)
+    session.flush()
+    return facility
