@@ -208,7 +208,7 @@ def pages(ids: dict[str, int]) -> list[tuple[str, str, dict[str, object] | None]
     ]
 
 
-def measure(ids: dict[str, int], repeat: int) -> list[tuple[str, float, float, int]]:
+def measure(ids: dict[str, int], repeat: int) -> list[tuple[str, float, float, int, float]]:
     import re
 
     from fastapi.testclient import TestClient
@@ -228,6 +228,7 @@ def measure(ids: dict[str, int], repeat: int) -> list[tuple[str, float, float, i
         for label, path, form in pages(ids):
             timings = []
             size = 0
+            cold = 0.0
             for n in range(repeat + 1):
                 started = time.perf_counter()
                 if form is None:
@@ -241,14 +242,17 @@ def measure(ids: dict[str, int], repeat: int) -> list[tuple[str, float, float, i
                     response.text[:300],
                 )
                 size = len(response.content)
-                if n:  # the first request warms caches and the pool
+                if n:
                     timings.append(elapsed)
+                else:
+                    # The first request fills the dashboard's cache and the pool: shown apart.
+                    cold = elapsed
             timings.sort()
             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-            results.append((label, statistics.median(timings), p95, size))
+            results.append((label, statistics.median(timings), p95, size, cold))
             log(
                 f"{label:<42} median {statistics.median(timings):7.1f} ms"
-                f"   p95 {p95:7.1f} ms   {size / 1024:6.1f} kB"
+                f"   p95 {p95:7.1f} ms   first {cold:7.1f} ms   {size / 1024:6.1f} kB"
             )
     return results
 
@@ -263,6 +267,12 @@ def main() -> None:
         sys.exit("this benchmark needs PostgreSQL (OUTREACH_BENCH_DATABASE_URL)")
     os.environ["OUTREACH_DATABASE_URL"] = url
     os.environ.setdefault("OUTREACH_ENV", "development")
+    # The dashboard's cached figures belong to the data of an earlier run.
+    from outreach.redis import get_redis
+
+    stale = list(get_redis().scan_iter("outreach:reports:*"))
+    if stale:
+        get_redis().delete(*stale)
     ids_file = ROOT / "var" / "console_pages_ids.txt"
     if args.no_seed and ids_file.exists():
         ids = dict(
@@ -273,7 +283,7 @@ def main() -> None:
         ids_file.parent.mkdir(exist_ok=True)
         ids_file.write_text("\n".join(f"{k}={v}" for k, v in ids.items()))
     results = measure(ids, args.repeat)
-    slow = [label for label, median, p95, _ in results if p95 > GOAL_MS]
+    slow = [label for label, _median, p95, _size, _cold in results if p95 > GOAL_MS]
     log("goal: every page's p95 under 300 ms: " + ("met" if not slow else f"MISSED by {slow}"))
 
 

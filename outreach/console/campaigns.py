@@ -182,10 +182,17 @@ def _detail(
         return render(
             request, "message.html", user=user, status_code=exc.status_code, error=exc.message
         )
-    try:
-        pf = campaign_preflight.preflight(session, draft=service.message_of(campaign))
-    except (ValueError, service.CampaignError):
-        pf = None
+    pf = None
+    # What it would reach and cost matters until it starts; then the progress says it all.
+    if campaign.status in (
+        CampaignStatus.DRAFT,
+        CampaignStatus.PENDING_APPROVAL,
+        CampaignStatus.SCHEDULED,
+    ):
+        try:
+            pf = campaign_preflight.preflight(session, draft=service.message_of(campaign))
+        except (ValueError, service.CampaignError):
+            pf = None
     sites = {
         s.id: s.name
         for s in session.exec(

@@ -7,6 +7,7 @@ import io
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
@@ -20,6 +21,7 @@ from fastapi.responses import (
 from sqlmodel import select
 
 from outreach.accounts import service as accounts
+from outreach.accounts.models import StaffUser
 from outreach.accounts.sessions import LoginRequired, csrf_protect, end_session, start_session
 from outreach.audit import service as audit
 from outreach.chws import service as chws
@@ -33,11 +35,13 @@ from outreach.db import SessionDep
 from outreach.imports import service as imports
 from outreach.imports.models import BeneficiaryImport
 from outreach.inbound import service as inbound
+from outreach.inbound.models import InboundMessage
 from outreach.programmes import service as programmes
 from outreach.registry import phones
 from outreach.registry import service as registry
 from outreach.registry.models import Beneficiary, Phone
 from outreach.reports import beneficiaries as listing
+from outreach.reports import inbox as inbox_reads
 from outreach.reports import service as reports
 from outreach.sites.models import Site, SiteLevel
 
@@ -463,15 +467,60 @@ def import_progress(
 
 @router.get("/inbox", response_model=None)
 def inbox(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
-    messages = inbound.inbox(session, limit=100)
+    return _inbox_page(request, session, user)
+
+
+def _inbox_page(
+    request: Request, session: SessionDep, user: StaffUser, **extra: Any
+) -> HTMLResponse:
     return render(
         request,
         "inbox.html",
         user=user,
         active="inbox",
-        messages=messages,
+        items=inbox_reads.unhandled(session),
         national=phones.national,
+        max_reply=inbound.STAFF_REPLY_MAX_CHARS,
+        **extra,
     )
+
+
+@router.post("/inbox/{message_id}/{action}", response_model=None)
+def inbox_action(
+    request: Request,
+    session: SessionDep,
+    user: Officer,
+    message_id: int,
+    action: str,
+    text: str = Form(""),
+) -> HTMLResponse:
+    """Assign to me, mark handled, or reply (the reply goes out through the outbox)."""
+    t = Translator(user.language)
+    message = session.get(InboundMessage, message_id)
+    if message is None or action not in ("assign", "handled", "reply"):
+        return render(request, "message.html", user=user, status_code=404, error=str(message_id))
+    assert user.id is not None
+    if action == "assign":
+        inbound.assign(session, message=message, user_id=user.id)
+    elif action == "handled":
+        inbound.mark_handled(session, message=message, user_id=user.id)
+    else:
+        try:
+            inbound.staff_reply(session, message=message, text=text, user_id=user.id)
+        except ValueError as exc:
+            return _inbox_page(
+                request, session, user, status_code=422, error=t("common.invalid", detail=str(exc))
+            )
+    audit.record(
+        session,
+        action=f"inbox.{action}",
+        user=user,
+        object_type="inbound_message",
+        object_id=message_id,
+        ip=_ip(request),
+    )
+    session.flush()
+    return _inbox_page(request, session, user, flash=t("beneficiary.saved"))
 
 
 # --- CHWs and sites --------------------------------------------------------------------

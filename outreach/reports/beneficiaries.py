@@ -98,18 +98,23 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
     stmt: Select[Any] = sa_select(col(Beneficiary.id))
     if filters.q:
         q = filters.q
-        conditions = [col(Beneficiary.code) == q, col(Beneficiary.name).ilike(f"%{q}%")]
-        digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
-        if len(digits) >= 6:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if digits and len(digits) == len(q.replace(" ", "").replace("+", "")):
+            # A number is a code or a phone, both indexed: never a scan of every name.
+            conditions = [col(Beneficiary.code) == digits]
             try:
-                e164 = phones.normalize(digits)
+                e164 = phones.normalize(q)
             except phones.InvalidPhoneNumber:
                 e164 = None
             if e164:
                 conditions.append(
-                    col(Beneficiary.phone_id).in_(select(Phone.id).where(Phone.e164 == e164))
+                    col(Beneficiary.phone_id).in_(
+                        sa_select(col(Phone.id)).where(col(Phone.e164) == e164)
+                    )
                 )
-        stmt = stmt.where(or_(*conditions))
+            stmt = stmt.where(or_(*conditions))
+        else:
+            stmt = stmt.where(col(Beneficiary.name).ilike(f"%{q}%"))
     if filters.site_id:
         village_ids = [v.id for v in villages_under(session, site_id=filters.site_id)]
         stmt = stmt.where(col(Beneficiary.village_id).in_(village_ids or [-1]))
@@ -133,7 +138,7 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
     return stmt
 
 
-def _rows(session: Session, ids_stmt: Select[Any]) -> Select[Any]:
+def _rows(session: Session, ids_stmt: Any) -> Select[Any]:
     columns: list[Any] = [
         col(c)
         for c in (
@@ -164,7 +169,14 @@ def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
     total = int(session.execute(sa_select(func.count()).select_from(ids.subquery())).scalar_one())
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    result = session.execute(_rows(session, ids).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    # The page's ids first (an index scan, however deep the page), then their details.
+    page_ids = [
+        row[0]
+        for row in session.execute(
+            ids.order_by(col(Beneficiary.id).desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        )
+    ]
+    result = session.execute(_rows(session, page_ids))
     return Page(rows=[Row(*r) for r in result], total=total, page=page, pages=pages)
 
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import RedisError
 from sqlalchemy import case, func
 from sqlmodel import Session, SQLModel, col, select
 
 from outreach.config import get_settings
 from outreach.outbox.models import DeliveryReport, MessageStatus, OutboundMessage
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
+from outreach.redis import get_redis
 from outreach.registry.models import Beneficiary
 from outreach.sites.models import Site, SiteLevel
 from outreach.timeutil import local_today, utcnow
 from outreach.ussd import service as ussd_service
+
+log = logging.getLogger(__name__)
 
 # Stages as (key, programme, lowest week, highest week); weeks of pregnancy, or the
 # infant's age in weeks. The keys are console text keys.
@@ -99,11 +106,36 @@ def _district_of_village(session: Session) -> dict[int | None, str]:
     return result
 
 
+# Enrollment counts change slowly; a few minutes' delay spares a join of every woman.
+ENROLLMENT_CACHE_SECONDS = 300
+
+
 def enrollments_by_stage_and_site(
     session: Session, *, today: date | None = None
 ) -> EnrollmentCounts:
-    """Active enrollments grouped by stage and by district."""
+    """Active enrollments grouped by stage and by district (cached a few minutes)."""
     today = today or local_today()
+    key = f"{_CACHE_PREFIX}enrollments:{today.isoformat()}"
+    try:
+        cached = get_redis().get(key)
+    except RedisError:
+        cached = None
+    if cached is not None:
+        raw = json.loads(cached)
+        return EnrollmentCounts(stages=tuple(raw["stages"]), by_site=raw["by_site"])
+    counts = _count_enrollments(session, today)
+    try:
+        get_redis().set(
+            key,
+            json.dumps({"stages": counts.stages, "by_site": counts.by_site}),
+            ex=ENROLLMENT_CACHE_SECONDS,
+        )
+    except RedisError:
+        log.warning("report cache unavailable: enrollment counts not stored")
+    return counts
+
+
+def _count_enrollments(session: Session, today: date) -> EnrollmentCounts:
     stage = _stage_case(today).label("stage")
     rows = session.exec(
         select(col(Beneficiary.village_id), stage, func.count())
@@ -152,6 +184,59 @@ def _local_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz)
 
 
+def _as_date(raw: object) -> date:
+    return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+
+
+# Past days' figures are kept in Redis this long: a page then reads only today's rows
+# live. A delivery report arriving late for an earlier day shows within this delay.
+CACHE_SECONDS = 3600
+_CACHE_PREFIX = "outreach:reports:v1:"
+
+DayFigures = dict[str, Any]
+Compute = Callable[[datetime, datetime | None], dict[date, DayFigures]]
+
+
+def _per_day(metric: str, *, first: date, today: date, compute: Compute) -> dict[date, DayFigures]:
+    """Figures per day from `first` to today: past days from the cache, today live."""
+    past = [first + timedelta(days=i) for i in range((today - first).days)]
+    keys = [f"{_CACHE_PREFIX}{metric}:{d.isoformat()}" for d in past]
+    result: dict[date, DayFigures] = {}
+    try:
+        redis = get_redis()
+        cached = redis.mget(keys) if keys else []
+    except RedisError:
+        log.warning("report cache unavailable: %s computed from the database", metric)
+        redis, cached = None, [None] * len(keys)
+    missing = [d for d, raw in zip(past, cached, strict=True) if raw is None]
+    for d, raw in zip(past, cached, strict=True):
+        if raw is not None:
+            result[d] = json.loads(raw)
+    if missing:
+        # One grouped query from the first missing day to the end of yesterday.
+        fresh = compute(_local_midnight_utc(missing[0]), _local_midnight_utc(today))
+        entries = {}
+        for d in past:
+            if d >= missing[0]:
+                result[d] = fresh.get(d, {})
+                entries[f"{_CACHE_PREFIX}{metric}:{d.isoformat()}"] = json.dumps(result[d])
+        if redis is not None:
+            try:
+                pipe = redis.pipeline()
+                for key, value in entries.items():
+                    pipe.set(key, value, ex=CACHE_SECONDS)
+                pipe.execute()
+            except RedisError:
+                log.warning("report cache unavailable: %s not stored", metric)
+    result.update(compute(_local_midnight_utc(today), None))
+    return result
+
+
+def _between(column: Any, start: datetime, end: datetime | None) -> Any:
+    condition = col(column) >= start
+    return condition if end is None else condition & (col(column) < end)
+
+
 def messages_by_status(
     session: Session, *, days: int = 30, today: date | None = None
 ) -> DailyStatus:
@@ -161,15 +246,21 @@ def messages_by_status(
     # Mali is on UTC all year, so the UTC date is the local date there; elsewhere the
     # day boundaries shift by the offset, which a 30-day overview can bear.
     day = func.date(OutboundMessage.created_at)
-    rows = session.exec(
-        select(day, OutboundMessage.status, func.count())
-        .where(col(OutboundMessage.created_at) >= _local_midnight_utc(first))
-        .group_by(day, OutboundMessage.status)
-    ).all()
+
+    def compute(start: datetime, end: datetime | None) -> dict[date, DayFigures]:
+        found: dict[date, DayFigures] = defaultdict(dict)
+        for raw_day, status, count in session.exec(
+            select(day, OutboundMessage.status, func.count())
+            .where(_between(OutboundMessage.created_at, start, end))
+            .group_by(day, OutboundMessage.status)
+        ):
+            found[_as_date(raw_day)][str(status)] = int(count)
+        return found
+
     counts: dict[tuple[date, str], int] = {}
-    for raw_day, status, count in rows:
-        parsed = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
-        counts[(parsed, str(status))] = counts.get((parsed, str(status)), 0) + int(count)
+    for d, by_status in _per_day("status", first=first, today=today, compute=compute).items():
+        for status, count in by_status.items():
+            counts[(d, status)] = count
     order = [s.value for s in MessageStatus]
     statuses = tuple(s for s in order if any(k[1] == s for k in counts))
     return DailyStatus(
@@ -190,22 +281,35 @@ class NetworkRate:
         return self.delivered / self.reports if self.reports else 0.0
 
 
-def delivery_rate_by_network(session: Session, *, days: int = 30) -> list[NetworkRate]:
+def delivery_rate_by_network(
+    session: Session, *, days: int = 30, today: date | None = None
+) -> list[NetworkRate]:
     """Final delivery reports of the last `days` days per network, and the share delivered."""
-    since = utcnow() - timedelta(days=days)
+    today = today or local_today()
+    first = today - timedelta(days=days - 1)
+    day = func.date(DeliveryReport.received_at)
     network = func.coalesce(DeliveryReport.network_code, "?")
     delivered = func.sum(case((col(DeliveryReport.status) == "Success", 1), else_=0))
-    rows = session.exec(
-        select(network, func.count(), delivered)
-        .where(
-            col(DeliveryReport.received_at) >= since,
-            col(DeliveryReport.status).in_(_FINAL_REPORTS),
-        )
-        .group_by(network)
-    ).all()
-    result = [
-        NetworkRate(network=str(n), reports=int(c), delivered=int(d or 0)) for n, c, d in rows
-    ]
+
+    def compute(start: datetime, end: datetime | None) -> dict[date, DayFigures]:
+        found: dict[date, DayFigures] = defaultdict(dict)
+        for raw_day, net, count, ok in session.exec(
+            select(day, network, func.count(), delivered)
+            .where(
+                _between(DeliveryReport.received_at, start, end),
+                col(DeliveryReport.status).in_(_FINAL_REPORTS),
+            )
+            .group_by(day, network)
+        ):
+            found[_as_date(raw_day)][str(net)] = [int(count), int(ok or 0)]
+        return found
+
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for by_network in _per_day("network", first=first, today=today, compute=compute).values():
+        for net, (count, ok) in by_network.items():
+            totals[net][0] += count
+            totals[net][1] += ok
+    result = [NetworkRate(network=n, reports=c, delivered=d) for n, (c, d) in totals.items()]
     return sorted(result, key=lambda r: -r.reports)
 
 
@@ -220,12 +324,28 @@ def cost_this_month(session: Session, *, today: date | None = None) -> MonthCost
     """What the gateway charged for messages sent since the first of this month."""
     today = today or local_today()
     first = today.replace(day=1)
-    total, count = session.exec(
-        select(
-            func.coalesce(func.sum(OutboundMessage.cost), 0), func.count(col(OutboundMessage.cost))
-        ).where(col(OutboundMessage.sent_at) >= _local_midnight_utc(first))
-    ).one()
-    return MonthCost(month_start=first, cost=Decimal(str(total or 0)), messages=int(count or 0))
+    day = func.date(OutboundMessage.sent_at)
+
+    def compute(start: datetime, end: datetime | None) -> dict[date, DayFigures]:
+        found: dict[date, DayFigures] = {}
+        for raw_day, total, count in session.exec(
+            select(
+                day,
+                func.coalesce(func.sum(OutboundMessage.cost), 0),
+                func.count(col(OutboundMessage.cost)),
+            )
+            .where(_between(OutboundMessage.sent_at, start, end))
+            .group_by(day)
+        ):
+            found[_as_date(raw_day)] = {"cost": str(total or 0), "messages": int(count or 0)}
+        return found
+
+    per_day = _per_day("cost", first=first, today=today, compute=compute)
+    return MonthCost(
+        month_start=first,
+        cost=sum((Decimal(v.get("cost", "0")) for v in per_day.values()), Decimal(0)),
+        messages=sum(int(v.get("messages", 0)) for v in per_day.values()),
+    )
 
 
 def ussd_drop_off(

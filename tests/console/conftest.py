@@ -27,14 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _clear_auth_keys() -> None:
     redis = get_redis()
-    keys = [*redis.scan_iter("outreach:login:*"), *redis.scan_iter("outreach:console:*")]
+    keys = [
+        *redis.scan_iter("outreach:login:*"),
+        *redis.scan_iter("outreach:console:*"),
+        # The dashboard's cache of past days' figures.
+        *redis.scan_iter("outreach:reports:*"),
+    ]
     if keys:
         redis.delete(*keys)
 
 
 @pytest.fixture(autouse=True)
 def clean_auth_state() -> Iterator[None]:
-    """No login failures or console sessions left over from another test."""
+    """No login failures, console sessions or cached figures left from another test."""
     _clear_auth_keys()
     yield
     _clear_auth_keys()

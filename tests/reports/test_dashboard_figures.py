@@ -200,3 +200,20 @@ def test_detail_timeline_shows_messages_consent_and_transfers(db, chw) -> None:
     assert {"out", "consent", "transfer"} <= kinds
     assert any(e.text == "Pelengana → Bla" for e in found.timeline)
     assert found.enrollments[0].status == EnrollmentStatus.ACTIVE
+
+
+def test_past_days_are_cached_and_today_stays_live(db) -> None:
+    # Given a message two days ago and the dashboard read once
+    _message(db, 1, status="delivered", days_ago=2, cost="25")
+    db.commit()
+    first = reports.messages_by_status(db)
+    # When a message arrives today and a late row is added for two days ago
+    _message(db, 2, status="queued")
+    _message(db, 3, status="failed", days_ago=2)
+    db.commit()
+    second = reports.messages_by_status(db)
+    # Then today's message shows at once, and the past day keeps its cached figures
+    today = local_today()
+    assert (today, "queued") not in first.counts and second.counts[(today, "queued")] == 1
+    assert second.counts.get((today - timedelta(days=2), "failed")) is None
+    assert second.counts[(today - timedelta(days=2), "delivered")] == 1
