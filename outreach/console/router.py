@@ -337,6 +337,66 @@ def beneficiary(
     return _detail_page(request, session, user, beneficiary_id)
 
 
+@router.post("/beneficiaries/{beneficiary_id}/correct", response_model=None)
+def beneficiary_correct(
+    request: Request,
+    session: SessionDep,
+    user: Officer,
+    beneficiary_id: int,
+    name: str = Form(""),
+    phone: str = Form(""),
+    language: str = Form(""),
+    displaced: str = Form(""),
+    village_id: int | None = Form(None),
+) -> HTMLResponse:
+    """Fix her name, phone, language, village or displaced flag."""
+    t = Translator(user.language)
+    found = session.get(Beneficiary, beneficiary_id)
+    if found is None:
+        return render(
+            request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
+        )
+    try:
+        changed = registry.correct(
+            session,
+            beneficiary=found,
+            name=name or None,
+            phone=phones.normalize(phone) if phone.strip() else None,
+            language=language if language in ("fr", "bm") else None,
+            displaced={"1": True, "0": False}.get(displaced),
+            village_id=village_id,
+        )
+    except phones.InvalidPhoneNumber:
+        return _detail_page(
+            request,
+            session,
+            user,
+            beneficiary_id,
+            status_code=422,
+            error=t("common.invalid", detail=t("import.invalid_phone", value=phone[:25])),
+        )
+    except ValueError as exc:
+        return _detail_page(
+            request,
+            session,
+            user,
+            beneficiary_id,
+            status_code=422,
+            error=t("common.invalid", detail=str(exc)),
+        )
+    # The fields changed, never their values (a name or a number is personal data).
+    audit.record(
+        session,
+        action="beneficiary.correct",
+        user=user,
+        object_type="beneficiary",
+        object_id=beneficiary_id,
+        detail={"fields": changed},
+        ip=_ip(request),
+    )
+    return _detail_page(request, session, user, beneficiary_id, flash=t("beneficiary.saved"))
+
+
 @router.post("/beneficiaries/{beneficiary_id}/{action}", response_model=None)
 def beneficiary_action(
     request: Request,

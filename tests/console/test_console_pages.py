@@ -352,3 +352,65 @@ def test_both_catalogs_have_the_same_texts() -> None:
     # Given the French and English console catalogs
     # Then every French text has its English one and the other way round
     assert set(catalog("fr")) == set(catalog("en"))
+
+
+def test_officer_corrects_a_womans_record_and_only_field_names_are_audited(db, chw, staff) -> None:
+    # Given Awa registered with a typo in her name
+    awa = _woman(db, chw, name="Awa Traroe")
+    officer = staff(Role.officer)
+    officer.get(f"/console/beneficiaries/{awa.id}")
+    # When the officer corrects her name, language and phone
+    response = officer.post(
+        f"/console/beneficiaries/{awa.id}/correct",
+        {"name": "Awa Traore", "language": "bm", "phone": "76 55 44 33", "displaced": "0"},
+    )
+    bad = officer.post(f"/console/beneficiaries/{awa.id}/correct", {"phone": "123"})
+    # Then the record is fixed, a bad phone is a French 422, and the audit names fields only
+    assert response.status_code == 200 and "Modification enregistrée." in response.text
+    assert bad.status_code == 422 and "numéro de téléphone invalide" in bad.text
+    db.expire_all()
+    fixed = db.get(Beneficiary, awa.id)
+    assert (fixed.name, fixed.language) == ("Awa Traore", "bm")
+    entry = db.exec(select(AuditEntry).where(AuditEntry.action == "beneficiary.correct")).one()
+    assert set(entry.detail["fields"]) == {"name", "language", "phone"}
+    assert "Awa" not in str(entry.detail)
+
+
+def test_inbox_assign_reply_and_handle(db, chw, staff) -> None:
+    from outreach.inbound.models import InboundMessage
+    from outreach.outbox.models import OutboundMessage
+
+    # Given a free-text reply from Awa waiting in the inbox
+    awa = _woman(db, chw)
+    db.add(
+        InboundMessage(
+            gateway_id="at-1",
+            from_number="+22370123456",
+            text="Quand est la séance ?",
+            beneficiary_id=awa.id,
+            intent="other",
+        )
+    )
+    db.commit()
+    message = db.exec(select(InboundMessage)).one()
+    officer = staff(Role.officer)
+    page = officer.get("/console/inbox")
+    assert "Quand est la séance ?" in page.text and "Me l&#39;attribuer" in page.text
+    # When the officer takes it and replies
+    officer.post(f"/console/inbox/{message.id}/assign")
+    empty = officer.post(f"/console/inbox/{message.id}/reply", {"text": " "})
+    done = officer.post(f"/console/inbox/{message.id}/reply", {"text": "Jeudi à 10 h au CSCom."})
+    # Then an empty reply is refused in French, the answer is queued at the reply lane
+    # and the message leaves the inbox
+    assert empty.status_code == 422 and "réponse vide" in empty.text
+    assert done.status_code == 200 and "Aucun message en attente." in done.text
+    reply = db.exec(
+        select(OutboundMessage).where(OutboundMessage.dedupe_key.startswith("sms-reply:staff:"))
+    ).one()
+    assert reply.to_number == "+22370123456" and reply.priority == 0
+    db.expire_all()
+    handled = db.get(InboundMessage, message.id)
+    assert handled.assigned_user_id == officer.user.id and handled.handled_at is not None
+    # And a viewer may read the inbox but not act on it
+    viewer = staff(Role.viewer)
+    assert viewer.post(f"/console/inbox/{message.id}/handled").status_code == 403
