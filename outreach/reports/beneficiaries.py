@@ -279,24 +279,19 @@ def detail(session: Session, *, beneficiary_id: int) -> Detail | None:
 
 
 def _appointments(session: Session, beneficiary_id: int) -> list[Event]:
+    """Her appointments, when this build has them (read from the metadata)."""
     from sqlmodel import SQLModel
 
     table = SQLModel.metadata.tables.get("appointment")
-    if table is None or "beneficiary_id" not in table.c:
+    if table is None or not {"beneficiary_id", "due_on", "kind", "status"} <= set(table.c.keys()):
         return []
-    when = next(
-        (table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None
-    )
-    if when is None:
-        return []
-    kind = table.c.get("kind", None)
     rows = session.execute(
-        select(when, kind if kind is not None else when)
-        .select_from(table)
+        sa_select(table.c.due_on, table.c.kind, table.c.status)
         .where(table.c.beneficiary_id == beneficiary_id)
+        .order_by(table.c.due_on.desc())
         .limit(TIMELINE_LIMIT)
     ).all()
     return [
-        Event(at=_when(w), kind="appointment", text=str(k) if kind is not None else "")
-        for w, k in rows
+        Event(at=_when(due), kind="appointment", text=str(kind), detail=str(status))
+        for due, kind, status in rows
     ]

@@ -372,38 +372,29 @@ def appointments_available() -> bool:
     return "appointment" in SQLModel.metadata.tables
 
 
-def upcoming_appointments(session: Session, *, days: int = 14) -> Appointments | None:
-    """Appointments in the next `days` days and how many were confirmed; None without them."""
-    if not appointments_available():
+def upcoming_appointments(
+    session: Session, *, days: int = 14, today: date | None = None
+) -> Appointments | None:
+    """Scheduled appointments due in the next `days` days and how many the women confirmed.
+
+    None when this build has no appointments (the table is read from the metadata, so
+    the console does not depend on the appointments package being present).
+    """
+    table = SQLModel.metadata.tables.get("appointment")
+    if table is None or not {"due_on", "status", "confirmed_at"} <= set(table.c.keys()):
         return None
-    table = SQLModel.metadata.tables["appointment"]
-    when = next(
-        (table.c[n] for n in ("scheduled_at", "due_at", "at", "date") if n in table.c), None
-    )
-    if when is None:
-        return None
-    now = utcnow()
-    upper = now + timedelta(days=days)
-    if not isinstance(when.type.python_type, type) or when.type.python_type is date:
-        lower_v: object = now.date()
-        upper_v: object = upper.date()
-    else:
-        lower_v, upper_v = now, upper
-    confirmed_expr = (
-        case((table.c.confirmed_at.isnot(None), 1), else_=0)
-        if "confirmed_at" in table.c
-        else case((table.c.status == "confirmed", 1), else_=0)
-        if "status" in table.c
-        else None
-    )
-    if confirmed_expr is None:
-        return None
-    upcoming, confirmed = session.execute(
-        select(func.count(), func.coalesce(func.sum(confirmed_expr), 0))
+    today = today or local_today()
+    confirmed = func.coalesce(func.sum(case((table.c.confirmed_at.isnot(None), 1), else_=0)), 0)
+    upcoming, confirmed_count = session.execute(
+        select(func.count(), confirmed)
         .select_from(table)
-        .where(when >= lower_v, when < upper_v)
+        .where(
+            table.c.status == "scheduled",
+            table.c.due_on >= today,
+            table.c.due_on < today + timedelta(days=days),
+        )
     ).one()
-    return Appointments(upcoming=int(upcoming), confirmed=int(confirmed), next_days=days)
+    return Appointments(upcoming=int(upcoming), confirmed=int(confirmed_count), next_days=days)
 
 
 @dataclass(frozen=True, slots=True)
