@@ -23,6 +23,9 @@ from outreach.sites.service import villages_under
 from outreach.timeutil import local_today
 
 PAGE_SIZE = 50
+# A search or filter counts its matches up to this many: past it, "more than 1,000" is
+# all staff need, and counting 100,000 rows on every keystroke is not free.
+COUNT_CAP = 1000
 # A CSV export is streamed in chunks of this many rows.
 EXPORT_CHUNK = 2000
 
@@ -92,6 +95,8 @@ class Page:
     total: int
     page: int
     pages: int
+    # True when a search or filter matched more than COUNT_CAP women: `total` is the cap.
+    more: bool = False
 
 
 def _filtered(session: Session, filters: Filters) -> Select[Any]:
@@ -166,7 +171,13 @@ def _rows(session: Session, ids_stmt: Any) -> Select[Any]:
 def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
     """One page of beneficiaries matching the filters, newest first."""
     ids = _filtered(session, filters)
-    total = int(session.execute(sa_select(func.count()).select_from(ids.subquery())).scalar_one())
+    narrowed = filters != Filters()
+    counted = ids.limit(COUNT_CAP + 1) if narrowed else ids
+    total = int(
+        session.execute(sa_select(func.count()).select_from(counted.subquery())).scalar_one()
+    )
+    more = narrowed and total > COUNT_CAP
+    total = min(total, COUNT_CAP) if more else total
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
     # The page's ids first (an index scan, however deep the page), then their details.
@@ -177,7 +188,7 @@ def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
         )
     ]
     result = session.execute(_rows(session, page_ids))
-    return Page(rows=[Row(*r) for r in result], total=total, page=page, pages=pages)
+    return Page(rows=[Row(*r) for r in result], total=total, page=page, pages=pages, more=more)
 
 
 def export_rows(session: Session, *, filters: Filters) -> Iterator[Row]:

@@ -217,3 +217,20 @@ def test_past_days_are_cached_and_today_stays_live(db) -> None:
     assert (today, "queued") not in first.counts and second.counts[(today, "queued")] == 1
     assert second.counts.get((today - timedelta(days=2), "failed")) is None
     assert second.counts[(today - timedelta(days=2), "delivered")] == 1
+
+
+def test_a_broad_search_counts_up_to_the_cap(db, chw, monkeypatch) -> None:
+    # Given more matching women than the count cap (lowered for the test)
+    monkeypatch.setattr(listing, "COUNT_CAP", 3)
+    village = _village(db, "Bla")
+    for n, name in enumerate(("Awa Keita", "Awa Diarra", "Awa Sow", "Awa Toure", "Awa Sidibe")):
+        registry_service.register_pregnancy(
+            db, name=name, phone=f"+2237655000{n}", weeks=20, chw_id=chw.id, village_id=village.id
+        )
+    db.commit()
+    # When staff search a common name, and list everyone
+    found = listing.search(db, filters=listing.Filters(q="awa"))
+    everyone = listing.search(db, filters=listing.Filters())
+    # Then the search says "more than 3"; the unfiltered list keeps its exact count
+    assert found.more and found.total == 3
+    assert not everyone.more and everyone.total == 5
