@@ -14,12 +14,11 @@ import httpx
 import pytest
 from console_login import PASSWORD, Staff, login
 from fastapi.testclient import TestClient
-from redis import Redis
 from sqlmodel import Session
 
 from outreach.accounts import service as accounts
 from outreach.accounts.models import Role
-from outreach.embedded_redis import free_port
+from outreach.embedded_redis import EmbeddedRedis, free_port
 from outreach.redis import get_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,8 +106,9 @@ def console_stack(
     campaign can be watched, and cancelled halfway, whatever time the suite runs."""
     api_port, emulator_port = free_port(), free_port()
     log_dir = tmp_path_factory.mktemp("console-stack")
-    base, _, index = os.environ["OUTREACH_REDIS_URL"].rpartition("/")
-    db_index = int(index) if index.isdigit() else 0
+    # A Redis server of its own: no queue, wake-up or rate-limit token shared with the
+    # suite's other process stack or with another database index on a shared server.
+    redis = EmbeddedRedis(log_dir / "redis")
     env = dict(os.environ)
     env.update(
         OUTREACH_API_PORT=str(api_port),
@@ -117,11 +117,9 @@ def console_stack(
         OUTREACH_EMULATOR_DELIVERY_DELAY_SECONDS="0.1",
         OUTREACH_SEND_WINDOW="00:00-24:00",
         OUTREACH_SEND_RATE_PER_SECOND="2",
-        # Its own Redis database: no wake-up or rate-limit token shared with other tests.
-        OUTREACH_REDIS_URL=f"{base}/{db_index - 1 if db_index >= 15 else db_index + 1}",
+        OUTREACH_REDIS_URL=redis.start(),
         PYTHONUNBUFFERED="1",
     )
-    Redis.from_url(env["OUTREACH_REDIS_URL"]).flushdb()
     commands = {
         "emulator": ["emulator", "--port", str(emulator_port)],
         "api": ["api", "--port", str(api_port)],
@@ -149,6 +147,7 @@ def console_stack(
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        redis.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
