@@ -150,19 +150,17 @@ def console_stack(
         redis.stop()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the console's browser tests after every other test of the session.
+    """Run the browser tests after every other test of the session.
 
     Playwright's sync API keeps an asyncio loop running on the main thread from the
     first browser test to the end of the session; a later test that calls
-    `asyncio.run` (the USSD burst test) would then fail. The simulator's browser tests
-    already come last in file order; these join them.
+    `asyncio.run` (the USSD burst test) would then fail. Pytest's own grouping of
+    parametrized fixtures (`browser_name`) can pull the browser tests forward, so this
+    runs last and moves every `browser` test, in its order, to the end.
     """
-    console_browser = [
-        item
-        for item in items
-        if item.get_closest_marker("browser") and "tests/console/" in item.nodeid
-    ]
-    if console_browser:
-        rest = [item for item in items if item not in console_browser]
-        items[:] = rest + console_browser
+    in_browser = [item for item in items if item.get_closest_marker("browser")]
+    if in_browser:
+        rest = [item for item in items if not item.get_closest_marker("browser")]
+        items[:] = rest + in_browser
