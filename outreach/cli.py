@@ -118,14 +118,18 @@ def emulator(host: str | None = None, port: int | None = None) -> None:
 def seed_demo() -> None:
     """Load the programme area's sites and a demo CHW (safe to run twice)."""
     from outreach.db import unit_of_work
+    from outreach.reports import demo
 
     with unit_of_work() as session:
         chw_phone, created = _seed_demo(session)
+        console_demo = demo.seed(session)
     state = "créé" if created else "déjà présent"
     console.print(
         f"Agent de démonstration ({state}): [bold]{DEMO_CHW_NAME}[/bold], "
         f"téléphone [bold]{chw_phone}[/bold], PIN [bold]{DEMO_CHW_PIN}[/bold]"
     )
+    if console_demo:
+        console.print("Données de démonstration de la console ajoutées (femmes, messages, USSD).")
 
 
 def _seed_demo(session: object) -> tuple[str, bool]:
@@ -344,6 +348,7 @@ def _child_run(args: list[str], env: dict[str, str]) -> None:
 def _print_urls(api_port: int, emulator_port: int, redis_url: str, *, embedded: bool) -> None:
     settings = get_settings()
     table = Table(title="outreach est démarré", show_header=False)
+    table.add_row("Console du personnel", f"http://127.0.0.1:{api_port}/console")
     table.add_row("Simulateur de téléphone", f"http://127.0.0.1:{api_port}/simulator")
     table.add_row("API (documentation)", f"http://127.0.0.1:{api_port}/docs")
     table.add_row("Rappel USSD", f"http://127.0.0.1:{api_port}/callbacks/at/ussd")

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from outreach import models  # noqa: F401  (every table registered before first use)
 from outreach.api_v1 import build_router as build_api_v1
 from outreach.config import get_settings
+from outreach.console.router import install as install_console
 from outreach.inbound.router import router as inbound_router
 from outreach.logging import configure_logging, redact_access_log
 from outreach.outbox.metrics import OutboxCollector
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(outbox_router)
     app.include_router(inbound_router)
     app.include_router(build_api_v1())
+    install_console(app)
     if settings.simulator_enabled and settings.env != "production":
         from outreach.simulator.router import router as simulator_router
 

@@ -6,6 +6,7 @@ from outreach.audit.models import AuditEntry
 from outreach.campaigns.models import Campaign, CampaignRun
 from outreach.chws.models import Chw, ChwSite
 from outreach.content.models import ContentApproval
+from outreach.imports.models import BeneficiaryImport
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
@@ -17,6 +18,7 @@ from outreach.registry.models import (
     SelfRegistration,
     Transfer,
 )
+from outreach.reports import indexes as _report_indexes  # noqa: F401  (dashboard indexes)
 from outreach.sites.models import Facility, Site
 from outreach.ussd.models import UssdSessionEvent
 
@@ -25,6 +27,7 @@ __all__ = [
     "Appointment",
     "AuditEntry",
     "Beneficiary",
+    "BeneficiaryImport",
     "Campaign",
     "CampaignRun",
     "Child",

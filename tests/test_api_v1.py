@@ -20,6 +20,14 @@ OPEN = (
     re.compile(r"^/metrics$"),
     re.compile(r"^/api/v1/auth/token$"),
 )
+# The staff console's sign-in page, its static files (htmx, CSS) and the language switch
+# of the sign-in page (a cookie) show no data. Every other console page sends an
+# anonymous browser to the sign-in page instead of answering 401.
+CONSOLE_OPEN = (
+    re.compile(r"^/console/login$"),
+    re.compile(r"^/console/static/"),
+    re.compile(r"^/console/language$"),
+)
 
 
 def _routes(app: Any) -> list[tuple[str, set[str]]]:
@@ -43,11 +51,17 @@ def test_every_route_but_callbacks_simulator_health_and_metrics_needs_a_login(cl
     # given every route of the application
     checked = 0
     for path, methods in _routes(client.app):
-        if any(p.match(path) for p in OPEN):
+        if any(p.match(path) for p in OPEN + CONSOLE_OPEN):
             continue
         for method in methods - {"HEAD", "OPTIONS"}:
             # when it is called without a token
-            response = client.request(method, _concrete(path))
+            response = client.request(method, _concrete(path), follow_redirects=False)
+            if path.startswith("/console"):
+                # then a console page sends the browser to the sign-in page
+                assert response.status_code == 303, (method, path, response.text)
+                assert response.headers["location"].startswith("/console/login")
+                checked += 1
+                continue
             # then it is refused with a French 401, before looking at the input
             assert response.status_code == 401, (method, path, response.text)
             assert "authentification requise" in response.json()["detail"]

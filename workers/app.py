@@ -70,6 +70,7 @@ def create_celery() -> Celery:
             "workers.outbox",
             "outreach.programmes.tasks",
             "workers.appointments",
+            "workers.imports",
             "workers.campaigns",
         ),
     )
