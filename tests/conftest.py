@@ -96,7 +96,7 @@ def _truncate() -> None:
 def db(migrated: None) -> Iterator[Session]:
     """A session on a clean database; the test decides when to commit."""
     _truncate()
-    _clear_ussd_sessions()
+    _clear_per_test_redis_keys()
     # On SQLite, autocommit per statement: the test sees what the API and workers commit.
     engine = get_engine().execution_options(sqlite_begin=None)
     with Session(engine, expire_on_commit=False) as session:
@@ -104,10 +104,22 @@ def db(migrated: None) -> Iterator[Session]:
     _truncate()
 
 
-def _clear_ussd_sessions() -> None:
+# Per-test state kept in Redis: USSD sessions, reply budgets, login throttles, console
+# sessions and the dashboard's cache. Left over, a reply budget spent by one test
+# silences the next test's reply to the same number.
+_PER_TEST_KEYS = (
+    "ussd:*",
+    "outreach:inbound:*",
+    "outreach:login:*",
+    "outreach:console:*",
+    "outreach:reports:*",
+)
+
+
+def _clear_per_test_redis_keys() -> None:
     # Not FLUSHDB: that would also drop the broker's queue bindings under a live worker.
     redis = get_redis()
-    keys = list(redis.scan_iter("ussd:*"))
+    keys = [key for pattern in _PER_TEST_KEYS for key in redis.scan_iter(pattern)]
     if keys:
         redis.delete(*keys)
 
