@@ -14,6 +14,22 @@ PLAN_QUEUE = "maintenance"
 
 
 @celery_app.task(
+    name=appointments_service.PROPOSE_TASK,
+    queue=appointments_service.PROPOSE_QUEUE,
+    autoretry_for=(OperationalError,),
+    max_retries=3,
+    retry_backoff=5,
+    retry_backoff_max=60,
+)
+def propose(beneficiary_id: int) -> int:
+    """Propose a newly registered woman's appointments; a re-delivery adds nothing."""
+    with unit_of_work() as session:
+        return len(
+            appointments_service.propose_for_beneficiary(session, beneficiary_id=beneficiary_id)
+        )
+
+
+@celery_app.task(
     name=PLAN_TASK,
     queue=PLAN_QUEUE,
     autoretry_for=(OperationalError,),

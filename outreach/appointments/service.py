@@ -25,6 +25,7 @@ from outreach.appointments.models import (
 )
 from outreach.chws.models import Chw
 from outreach.config import get_settings
+from outreach.db import after_commit
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -338,6 +339,26 @@ def propose_for_beneficiary(session: Session, *, beneficiary_id: int) -> list[Ap
         assert enrollment.id is not None
         created += propose(session, enrollment_id=enrollment.id)
     return created
+
+
+PROPOSE_TASK = "appointments.propose"
+PROPOSE_QUEUE = "maintenance"
+
+
+def propose_after_commit(session: Session, *, beneficiary_id: int) -> None:
+    """Have a worker propose her appointments once this transaction has committed.
+
+    Proposing writes a row per visit still to come and looks for clinic days: done
+    inside the USSD hop that registers her, it would be most of that hop's time. Beat's
+    `propose_missing` is the safety net if the message is lost.
+    """
+
+    def publish() -> None:
+        from workers.app import celery_app
+
+        celery_app.send_task(PROPOSE_TASK, args=[beneficiary_id], queue=PROPOSE_QUEUE)
+
+    after_commit(session, publish)
 
 
 def propose_missing(session: Session, *, limit: int = 1000) -> int:

@@ -68,6 +68,17 @@ def test_ussd_registration_ends_as_a_delivered_welcome_sms(stack, chw, db, wait_
     assert ledger[0]["message_id"] == message.gateway_message_id
     assert "Mariam Keita" in ledger[0]["message"]
     assert ledger[0]["delivery_status"] == "Success"
+    # And a worker proposed her antenatal contacts after the hop, none in the past
+    from outreach.appointments.models import Appointment
+    from outreach.timeutil import local_today
+
+    def proposed() -> list[Appointment]:
+        db.expire_all()
+        return list(db.exec(select(Appointment).where(Appointment.beneficiary_id == woman.id)))
+
+    visits = wait_for(proposed, timeout=30, what=f"proposed appointments\n{stack.logs()}")
+    assert {v.kind for v in visits} == {"anc"}
+    assert min(v.due_on for v in visits) >= local_today()
 
 
 def test_a_lost_wake_up_is_recovered_by_the_sweeper(stack, db, wait_for, tmp_path) -> None:

@@ -318,11 +318,11 @@ def _create(ctx: Ctx) -> End:
 
 
 def _propose(ctx: Ctx, beneficiary_id: int | None) -> None:
-    # Her visits from the schedules, so her first reminder and "next appointment" exist now.
+    # Her visits from the schedules, proposed by a worker right after this hop commits.
     from outreach.appointments import service as appointments_service
 
     if beneficiary_id is not None:
-        appointments_service.propose_for_beneficiary(ctx.db, beneficiary_id=beneficiary_id)
+        appointments_service.propose_after_commit(ctx.db, beneficiary_id=beneficiary_id)
 
 
 def duplicate_prompt(ctx: Ctx) -> str:
