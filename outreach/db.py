@@ -159,6 +159,26 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 M = TypeVar("M", bound=SQLModel)
 
 
+@lru_cache(maxsize=256)
+def _insert_statement(table: Any, dialect: str, conflict: tuple[str, ...]) -> Any:
+    # Built once per table: the values travel as parameters, so SQLAlchemy neither
+    # coerces each value into the statement nor recomputes its cache key on every call.
+    stmt: Any
+    if conflict:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    else:
+        stmt = insert(table)
+    return stmt.returning(*table.primary_key.columns)
+
+
 def _row_insert(session: Session, row: SQLModel, conflict: Sequence[str]) -> Any:
     table: Any = type(row).__table__  # type: ignore[attr-defined]
     values = {
@@ -166,13 +186,8 @@ def _row_insert(session: Session, row: SQLModel, conflict: Sequence[str]) -> Any
         for c in table.columns
         if not (c.primary_key and getattr(row, c.key) is None)
     }
-    stmt: Any
-    if conflict:
-        stmt = _dialect_insert(session)(table).values(**values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    else:
-        stmt = insert(table).values(**values)
-    return session.execute(stmt.returning(*table.primary_key.columns)).first()
+    stmt = _insert_statement(table, session.get_bind().dialect.name, tuple(conflict))
+    return session.execute(stmt, values).first()
 
 
 def _attach(session: Session, row: M, key: Any) -> M:
@@ -198,17 +213,6 @@ def insert_new(session: Session, row: M, *, conflict: Sequence[str]) -> M | None
     """`insert_row`, or None when a row with the same `conflict` columns already exists."""
     key = _row_insert(session, row, conflict)
     return None if key is None else _attach(session, row, key)
-
-
-def _dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
 
 
 def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
