@@ -64,6 +64,8 @@ def _draft_fields(form: FormData) -> dict[str, Any]:
             "stage_unit": str(form.get("stage_unit") or "weeks"),
             "languages": [str(v) for v in form.getlist("languages")],
             "displaced": displaced,
+            "appointment_kind": str(form.get("appointment_kind") or "") or None,
+            "appointment_within_days": _int_or_none(form.get("appointment_within_days")),
         },
     }
 

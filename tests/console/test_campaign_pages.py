@@ -78,6 +78,40 @@ def test_live_preflight_counts_per_language_prices_and_warns(db, chw, staff) -> 
     assert rewritten.headers["HX-Trigger-After-Settle"] == "rewritten"
 
 
+def test_the_composer_can_target_an_upcoming_appointment_kind(db, chw, staff) -> None:
+    # Given the displaced women of Pelengana and Bla, one of them due for a vaccination
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from outreach.appointments.models import Appointment
+    from outreach.registry.models import Beneficiary
+    from outreach.timeutil import local_today
+
+    villages = _women(db, chw)
+    awa = db.exec(select(Beneficiary).where(Beneficiary.name == "Awa Traore")).one()
+    db.add(
+        Appointment(
+            dedupe_key="t:awa",
+            beneficiary_id=awa.id,
+            kind="vaccination",
+            due_on=local_today() + timedelta(days=5),
+        )
+    )
+    db.commit()
+    officer = staff(Role.officer)
+    page = officer.get("/console/campaigns/new")
+    assert 'name="appointment_kind"' in page.text and "Vaccination" in page.text
+    # When the composer asks for women with a vaccination within 7 days
+    panel = officer.post(
+        "/console/campaigns/preflight",
+        _composer_fields(villages, appointment_kind="vaccination", appointment_within_days="7"),
+    )
+    # Then only she counts
+    assert panel.status_code == 200
+    assert '<span id="pf-recipients">1</span>' in panel.text
+
+
 def test_a_bad_audience_is_explained_in_the_panel(db, staff) -> None:
     officer = staff(Role.officer)
     officer.get("/console/campaigns/new")
