@@ -201,6 +201,11 @@ def pages(ids: dict[str, int]) -> list[tuple[str, str, dict[str, object] | None]
         ("campaigns", "/console/campaigns", None),
         ("campaign composer", "/console/campaigns/new", None),
         ("live preflight (district, displaced)", "/console/campaigns/preflight", preflight),
+        (
+            "live preflight (everyone: 100,000 women)",
+            "/console/campaigns/preflight",
+            {k: v for k, v in preflight.items() if k not in ("site_ids", "programme", "displaced")},
+        ),
         ("campaign detail", f"/console/campaigns/{ids['campaign']}", None),
         ("campaign progress (10,000 rows)", f"/console/campaigns/{ids['campaign']}/progress", None),
         ("CHWs", "/console/chws", None),
