@@ -85,11 +85,17 @@ def _truncate() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
+        # DELETE, children first, rather than TRUNCATE: TRUNCATE rewrites every table's
+        # files (about 100 ms for all of them on PostgreSQL), twice per test.
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+            # Ids start again at 1 in every test, as TRUNCATE ... RESTART IDENTITY did.
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c WHERE c.relkind = 'S'"
+                )
+            )
 
 
 @pytest.fixture
