@@ -160,11 +160,12 @@ M = TypeVar("M", bound=SQLModel)
 
 
 @lru_cache(maxsize=256)
-def _insert_statement(table: Any, dialect: str, conflict: tuple[str, ...]) -> Any:
+def _insert_statement(table: Any, dialect: str, conflict: tuple[str, ...] | None) -> Any:
     # Built once per table: the values travel as parameters, so SQLAlchemy neither
     # coerces each value into the statement nor recomputes its cache key on every call.
+    # `conflict`: the unique columns whose clash skips the row; () none; None any.
     stmt: Any
-    if conflict:
+    if conflict is None or conflict:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -173,7 +174,9 @@ def _insert_statement(table: Any, dialect: str, conflict: tuple[str, ...]) -> An
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             stmt = sqlite_insert(table)
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=list(conflict) if conflict is not None else None
+        )
     else:
         stmt = insert(table)
     return stmt.returning(*table.primary_key.columns)
@@ -218,15 +221,8 @@ def insert_new(session: Session, row: M, *, conflict: Sequence[str]) -> M | None
 def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
     """INSERT that silently skips a unique-constraint conflict; True when a row was added."""
     table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    stmt = _insert_statement(table, session.get_bind().dialect.name, None)
     # RETURNING tells a skipped row from an inserted one on both back ends (rowcount
     # is -1 on PostgreSQL once SQLAlchemy adds its own RETURNING).
-    result = session.execute(stmt.returning(*table.primary_key.columns))
+    result = session.execute(stmt, values)
     return result.first() is not None
