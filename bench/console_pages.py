@@ -5,8 +5,9 @@
         .venv/bin/python bench/console_pages.py [--repeat 30]
 
 The database is WIPED (schema `public` dropped), migrated, and filled with set-based
-SQL: 100,000 pregnant or lactating women on their own phones in the programme area's
-villages, 1,000,000 outbox rows over the last 60 days (half of them with a delivery
+SQL: 100,000 pregnant or lactating women in the programme area's villages (70% on
+their own phone, 15% on a shared one, 15% reached through one of 1,000 CHWs; ten
+network prefixes), 1,000,000 outbox rows over the last 60 days (half of them with a delivery
 report), 5,000 replies, 20,000 USSD sessions and one campaign of 10,000 messages.
 Each page is then requested in process (Starlette's test client, no network), the
 first request of each discarded, and the median and 95th percentile printed beside
@@ -35,7 +36,21 @@ SEED_SQL = [
     # Phones and women: names from two small lists, villages round-robin.
     """
     INSERT INTO phone (e164, status, created_at)
-    SELECT '+22376' || lpad(g::text, 6, '0'), 'active', now() FROM generate_series(1, :people) g
+    SELECT '+223' || (ARRAY['76','66','70','90','65','79','99','83','71','62'])[1 + g % 10]
+             || lpad(g::text, 6, '0'),
+           CASE WHEN g % 97 = 0 THEN 'opted_out' ELSE 'active' END, now()
+    FROM generate_series(1, :people) g
+    """,
+    # 1,000 CHWs, each relaying to the women without a phone in her villages.
+    """
+    INSERT INTO phone (e164, status, created_at)
+    SELECT '+22375' || lpad(g::text, 6, '0'), 'active', now() FROM generate_series(1, 1000) g
+    """,
+    """
+    INSERT INTO chw (name, phone_id, pin_hash, language, failed_pin_attempts, active, created_at)
+    SELECT 'ASC ' || g, p.id, 'x', CASE WHEN g % 2 = 0 THEN 'fr' ELSE 'bm' END, 0, g % 100 <> 0,
+           now()
+    FROM generate_series(1, 1000) g JOIN phone p ON p.e164 = '+22375' || lpad(g::text, 6, '0')
     """,
     """
     WITH v AS (SELECT array_agg(id ORDER BY id) AS ids FROM site WHERE level = 'village')
@@ -45,12 +60,17 @@ SEED_SQL = [
            (ARRAY['Awa','Fanta','Oumou','Kadiatou','Mariam','Aminata','Bintou','Hawa'])[1 + g % 8]
              || ' ' ||
            (ARRAY['Traoré','Coulibaly','Diarra','Keïta','Sangaré','Diallo','Touré'])[1 + g % 7],
-           p.id, 'own', NULL, v.ids[1 + g % array_length(v.ids, 1)],
+           -- 70% her own phone, 15% a shared one, 15% none (reached through a CHW).
+           CASE WHEN g % 20 < 17 THEN p.id END,
+           CASE WHEN g % 20 < 14 THEN 'own' WHEN g % 20 < 17 THEN 'shared' ELSE 'none' END,
+           (SELECT min(id) FROM chw) + g % 1000, v.ids[1 + g % array_length(v.ids, 1)],
            CASE WHEN g % 3 = 0 THEN 'fr' ELSE 'bm' END, g % 4 = 0,
            CASE WHEN g % 50 = 0 THEN 'opted_out' ELSE 'active' END,
            now() - (g % 365) * interval '1 day'
     FROM generate_series(1, :people) g
-    JOIN phone p ON p.e164 = '+22376' || lpad(g::text, 6, '0'), v
+    JOIN phone p ON p.e164 = '+223'
+        || (ARRAY['76','66','70','90','65','79','99','83','71','62'])[1 + g % 10]
+        || lpad(g::text, 6, '0'), v
     """,
     """
     INSERT INTO enrollment (beneficiary_id, programme, anchor_date, status, start_date,
@@ -188,7 +208,7 @@ def pages(ids: dict[str, int]) -> list[tuple[str, str, dict[str, object] | None]
         ("beneficiaries", "/console/beneficiaries", None),
         ("beneficiaries, last page", "/console/beneficiaries?page=2000", None),
         ("beneficiaries, name search", "/console/beneficiaries?q=Kadiatou", None),
-        ("beneficiaries, phone search", "/console/beneficiaries?q=76%2001%2023%2045", None),
+        ("beneficiaries, phone search", "/console/beneficiaries?q=76%2001%2023%2040", None),
         (
             "beneficiaries, district+stage+filters",
             f"/console/beneficiaries?site={ids['district']}&stage=stage.pregnancy_t3"
