@@ -119,6 +119,7 @@ _PER_TEST_KEYS = (
     "outreach:login:*",
     "outreach:console:*",
     "outreach:reports:*",
+    "outreach:preflight:*",
 )
 
 

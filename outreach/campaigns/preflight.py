@@ -8,11 +8,16 @@ small queries (one per language). Nothing is written.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import Date, bindparam, text
 from sqlmodel import Session
 
@@ -23,12 +28,15 @@ from outreach.campaigns.schemas import AudienceIn, PreflightIn
 from outreach.config import get_settings
 from outreach.programmes import costs
 from outreach.programmes.fanout import ADDRESSING, LANGUAGE, RECIPIENT_JOINS, TO_NUMBER
+from outreach.redis import get_redis
 from outreach.registry.phones import mask
 from outreach.timeutil import local_today
 
 LANGUAGES = ("fr", "bm")
 SAMPLES = 3
 LANGUAGE_NAMES = {"fr": "français", "bm": "bambara"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +154,31 @@ def _ucs2_warning(chars: list[str], language: str) -> str:
     )
 
 
+# While staff type, only the text changes: the audience's breakdown is kept this long
+# so that each pause in typing prices the new text without counting 100,000 women again.
+GROUPS_CACHE_SECONDS = 60
+_GROUPS_PREFIX = "outreach:preflight:v1:"
+
+
+def audience_groups(
+    session: Session, *, audience: costs.Audience, day: date
+) -> costs.AudienceGroups:
+    """The audience's recipients per language, addressing and prefix (cached briefly)."""
+    key = _GROUPS_PREFIX + hashlib.sha256(f"{day.isoformat()}|{audience!r}".encode()).hexdigest()
+    try:
+        cached = get_redis().get(key)
+    except RedisError:
+        cached = None
+    if cached is not None:
+        return [(str(a), str(b), str(c), int(d)) for a, b, c, d in json.loads(cached)]
+    groups = costs.audience_groups(session, audience=audience, day=day)
+    try:
+        get_redis().set(key, json.dumps(groups), ex=GROUPS_CACHE_SECONDS)
+    except RedisError:
+        log.warning("preflight cache unavailable: audience counted on every preview")
+    return groups
+
+
 def preflight(
     session: Session, *, draft: PreflightIn, day: date | None = None
 ) -> CampaignPreflight:
@@ -154,6 +187,7 @@ def preflight(
     audience = to_audience(draft.audience)
     parsed = templates(draft)
     problems: list[str] = []
+    groups = audience_groups(session, audience=audience, day=day)
     if parsed:
         budget = {lang: t.budgeted() for lang, t in parsed.items()}
         priced = costs.preflight(
@@ -163,12 +197,15 @@ def preflight(
             key=draft.content_key,
             day=day,
             as_written=True,
+            groups=groups,
         )
         counts = {lang: c.recipients for lang, c in priced.by_language.items()}
         cost = {lang: c.cost_xof for lang, c in priced.by_language.items()}
     else:
         problems.append("le message est vide")
-        counts = _counts(session, audience, day)
+        counts = defaultdict(int)
+        for language, _addressing, _prefix, count in groups:
+            counts[language] += count
         cost = {}
     by_language: dict[str, LanguageInfo] = {}
     own = set((draft.texts or {}).keys()) if not draft.content_key else set(LANGUAGES)
@@ -214,13 +251,6 @@ def _select(session: Session, audience: costs.Audience, day: date, columns: str,
         *(bindparam(name, type_=Date) for name in costs.DATE_PARAMS if name in params)
     )
     return session.execute(statement, params)
-
-
-def _counts(session: Session, audience: costs.Audience, day: date) -> dict[str, int]:
-    rows = _select(
-        session, audience, day, f"({LANGUAGE}) AS language, COUNT(*)", f"GROUP BY ({LANGUAGE})"
-    )
-    return {language: count for language, count in rows}
 
 
 # Her name as it heads her messages (GSM-safe, short): the same value the outbox insert reads.

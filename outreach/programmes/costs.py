@@ -210,31 +210,16 @@ def months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def preflight(
-    session: Session,
-    *,
-    audience: Audience,
-    texts: Mapping[str, str] | None = None,
-    key: str | None = None,
-    day: date | None = None,
-    prices: Mapping[str, float] | None = None,
-    as_written: bool = False,
-) -> Preflight:
-    """Recipients, segments and XOF per language for one message to `audience`.
+# One row per way a message travels: (language, "own"/"shared"/"chw", number prefix, count).
+AudienceGroups = list[tuple[str, str, str, int]]
 
-    The message is a content key, or a text per language (in its original spelling:
-    the per-language GSM-safe setting is applied as the send would). Only consenting
-    beneficiaries (status active) with an active enrollment and a phone that has not
-    opted out are counted; those without a phone count through their CHW. With
-    `as_written`, texts are priced as given (campaigns send what staff approved).
-    """
-    if (texts is None) == (key is None):
-        raise ValueError("give either texts or a content key")
-    day = day or local_today()
-    settings = get_settings()
+
+def audience_groups(session: Session, *, audience: Audience, day: date) -> AudienceGroups:
+    """How many recipients `audience` has per language, addressing and network prefix."""
     where, params = _audience_sql(session, audience, day)
     # Two branches rather than one row-by-row CASE: each groups on plain columns, so the
-    # planner sees the handful of groups and the CHW joins drop out of the own-phone one.
+    # planner sees the handful of groups and the CHW joins drop out of the own-phone one;
+    # women reached through a CHW are counted per CHW before her phone is looked up.
     audience_where = " AND ".join(where)
     sql = f"""SELECT b.language,
             CASE WHEN b.phone_kind = :kind_shared THEN 'shared' ELSE 'own' END,
@@ -244,10 +229,16 @@ def preflight(
         WHERE {audience_where} AND {OWN} AND p.status = :phone_active
         GROUP BY 1, 2, 3
     UNION ALL
-        SELECT c.language, 'chw', SUBSTR(cp.e164, 1, {PREFIX_LENGTH}), COUNT(*)
-        FROM beneficiary b
-        {RECIPIENT_JOINS}
-        WHERE {audience_where} AND {OWN} IS NOT TRUE AND c.active AND cp.status = :phone_active
+        SELECT c.language, 'chw', SUBSTR(cp.e164, 1, {PREFIX_LENGTH}), SUM(r.n)
+        FROM (
+            SELECT b.chw_id, COUNT(*) AS n
+            FROM beneficiary b
+            {RECIPIENT_JOINS}
+            WHERE {audience_where} AND {OWN} IS NOT TRUE
+            GROUP BY b.chw_id
+        ) r
+        JOIN chw c ON c.id = r.chw_id AND c.active
+        JOIN phone cp ON cp.id = c.phone_id AND cp.status = :phone_active
         GROUP BY 1, 3"""  # noqa: S608 - our own fragments, values bound
     statement = text(sql).bindparams(
         *(bindparam(name, type_=Date) for name in DATE_PARAMS if name in params)
@@ -256,7 +247,38 @@ def preflight(
         # A prepared statement's generic plan cannot see which values are bound and
         # guesses thousands of groups; planning this query afresh costs a few ms.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    groups = session.execute(statement, params).all()
+    return [
+        (language, addressing, prefix, int(count))
+        for language, addressing, prefix, count in session.execute(statement, params)
+    ]
+
+
+def preflight(
+    session: Session,
+    *,
+    audience: Audience,
+    texts: Mapping[str, str] | None = None,
+    key: str | None = None,
+    day: date | None = None,
+    prices: Mapping[str, float] | None = None,
+    as_written: bool = False,
+    groups: AudienceGroups | None = None,
+) -> Preflight:
+    """Recipients, segments and XOF per language for one message to `audience`.
+
+    The message is a content key, or a text per language (in its original spelling:
+    the per-language GSM-safe setting is applied as the send would). Only consenting
+    beneficiaries (status active) with an active enrollment and a phone that has not
+    opted out are counted; those without a phone count through their CHW. With
+    `as_written`, texts are priced as given (campaigns send what staff approved).
+    `groups` are the audience's `audience_groups`, when the caller already has them.
+    """
+    if (texts is None) == (key is None):
+        raise ValueError("give either texts or a content key")
+    day = day or local_today()
+    settings = get_settings()
+    if groups is None:
+        groups = audience_groups(session, audience=audience, day=day)
     recipients: dict[str, int] = defaultdict(int)
     segments: dict[str, int] = defaultdict(int)
     worst: dict[str, int] = defaultdict(int)

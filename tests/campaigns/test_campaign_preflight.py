@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from messages.encoding import is_gsm7, segment_info
@@ -301,3 +302,37 @@ def test_audience_by_upcoming_appointment_kind(db: Session, places, woman) -> No
         body({"appointment_within_days": 30}, **texts)
     with pytest.raises(ValidationError):
         body({"appointment_kind": "picnic"}, **texts)
+
+
+def test_typing_reprices_the_text_without_counting_the_audience_again(
+    db: Session, places, woman
+) -> None:
+    # Given three women, and a first preview for the whole audience
+    for language in ("fr", "bm", "bm"):
+        woman(places.village_a, language=language)
+    db.commit()
+    first = preflight(db, draft=body({}, texts={"fr": FR}))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # When staff go on typing and a fourth woman registers meanwhile
+        woman(places.village_a, language="fr")
+        db.commit()
+        statements.clear()
+        longer = preflight(db, draft=body({}, texts={"fr": FR + " " + FR}))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    # Then the new text is priced on the breakdown already counted: no grouped count ran
+    assert not [s for s in statements if "UNION ALL" in s]
+    assert longer.recipients == first.recipients == 3
+    assert longer.by_language["fr"].chars_left < first.by_language["fr"].chars_left
+
+    # And another audience is counted afresh, seeing her
+    fresh = preflight(db, draft=body({"languages": ["fr"]}, texts={"fr": FR}))
+    assert fresh.recipients == 2
