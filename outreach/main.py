@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from messages import texts as content_texts
 from outreach import models  # noqa: F401  (every table registered before first use)
 from outreach.api_v1 import build_router as build_api_v1
 from outreach.config import get_settings
@@ -31,6 +35,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Parse the content library (about 0.4 s) before the first request rather than
+    # during it: a USSD hop or a preview must not wait for it, and broken content stops
+    # the start instead of a send.
+    content_texts.load()
+    yield
+
+
 def create_app() -> FastAPI:
     """Build the API with every router."""
     settings = get_settings()
@@ -44,6 +57,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=_lifespan,
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(ussd_router)
