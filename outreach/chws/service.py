@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
@@ -118,21 +119,88 @@ def get_by_phone(session: Session, *, e164: str) -> Chw | None:
 
 def villages(session: Session, *, chw_id: int) -> list[Site]:
     """The villages a CHW covers (a covered health area brings all its villages), by name."""
-    from outreach.sites import service as site_service
+    return villages_by_chw(session, chw_ids=[chw_id])[chw_id]
+
+
+def villages_by_chw(session: Session, *, chw_ids: Collection[int]) -> dict[int, list[Site]]:
+    """The villages each CHW covers, by name, in a few queries however many CHWs."""
     from outreach.sites.models import SiteLevel
 
+    found: dict[int, dict[int, Site]] = {chw_id: {} for chw_id in chw_ids}
+    if not found:
+        return {}
     covered = session.exec(
-        select(Site)
-        .join(ChwSite, col(ChwSite.site_id) == col(Site.id))
-        .where(ChwSite.chw_id == chw_id)
+        select(ChwSite.chw_id, Site)
+        .join(Site, col(Site.id) == col(ChwSite.site_id))
+        .where(col(ChwSite.chw_id).in_(list(found)))
     ).all()
-    found = {site.id: site for site in covered if site.level == SiteLevel.VILLAGE}
-    # Most CHWs cover villages directly: one query. An area needs a walk down the tree.
-    for site in covered:
-        if site.level != SiteLevel.VILLAGE and site.id is not None:
-            for village in site_service.villages_under(session, site_id=site.id):
-                found[village.id] = village
-    return sorted(found.values(), key=lambda s: s.name)
+    # A covered area (health area, district, region): the CHWs it brings villages to.
+    areas: dict[int, list[int]] = {}
+    for chw_id, site in covered:
+        assert site.id is not None
+        if site.level == SiteLevel.VILLAGE:
+            found[chw_id][site.id] = site
+        else:
+            areas.setdefault(site.id, []).append(chw_id)
+    # Most CHWs cover villages directly. The areas are walked down together, one query
+    # per level of the tree, each site remembering which covered areas it lies under.
+    frontier: dict[int, set[int]] = {area_id: {area_id} for area_id in areas}
+    while frontier:
+        children = session.exec(select(Site).where(col(Site.parent_id).in_(list(frontier)))).all()
+        below: dict[int, set[int]] = {}
+        for child in children:
+            assert child.id is not None and child.parent_id is not None
+            roots = frontier[child.parent_id]
+            if child.level == SiteLevel.VILLAGE:
+                for root in roots:
+                    for chw_id in areas[root]:
+                        found[chw_id][child.id] = child
+            else:
+                below.setdefault(child.id, set()).update(roots)
+        frontier = below
+    return {chw_id: sorted(sites.values(), key=lambda s: s.name) for chw_id, sites in found.items()}
+
+
+def covering_site_ids(session: Session, *, site_id: int) -> set[int]:
+    """The sites whose coverage reaches a village at or under `site_id`.
+
+    Those villages and every site above them: a CHW covering a health area, a district
+    or a region covers all the villages in it.
+    """
+    from outreach.sites import service as site_service
+
+    ids = {v.id for v in site_service.villages_under(session, site_id=site_id) if v.id}
+    frontier = set(ids)
+    while frontier:
+        parents = set(
+            session.exec(
+                select(Site.parent_id).where(
+                    col(Site.id).in_(list(frontier)), col(Site.parent_id).is_not(None)
+                )
+            ).all()
+        )
+        frontier = {p for p in parents if p is not None} - ids
+        ids |= frontier
+    return ids
+
+
+def covering(session: Session, *, village_id: int) -> list[tuple[Chw, str | None]]:
+    """The active CHWs covering a village, by name, each with her number in E.164."""
+    from outreach.registry.models import Phone
+
+    site_ids = covering_site_ids(session, site_id=village_id)
+    if not site_ids:
+        return []
+    rows = session.exec(
+        select(Chw, Phone.e164)
+        .join(Phone, col(Phone.id) == col(Chw.phone_id))
+        .where(
+            col(Chw.active),
+            col(Chw.id).in_(select(ChwSite.chw_id).where(col(ChwSite.site_id).in_(list(site_ids)))),
+        )
+        .order_by(col(Chw.name), col(Chw.id))
+    ).all()
+    return [(chw, e164) for chw, e164 in rows]
 
 
 def set_language(session: Session, *, chw: Chw, language: str) -> None:
@@ -164,9 +232,14 @@ def update(
     site_ids: list[int] | None = None,
 ) -> Chw:
     """Correct a CHW's name, language, facility or covered sites (None: unchanged)."""
+    # Everything is checked before anything changes: the console commits the request
+    # even when it answers 422, so a half-made change would be kept.
+    if name is not None and not name.strip():
+        raise ValueError("nom vide")
+    for site_id in sorted(set(site_ids or [])):
+        if session.get(Site, site_id) is None:
+            raise ValueError(f"lieu {site_id} inconnu")
     if name is not None:
-        if not name.strip():
-            raise ValueError("nom vide")
         chw.name = name.strip()
     if language is not None:
         chw.language = language
@@ -179,8 +252,6 @@ def update(
         session.flush()
         assert chw.id is not None
         for site_id in sorted(set(site_ids)):
-            if session.get(Site, site_id) is None:
-                raise ValueError(f"lieu {site_id} inconnu")
             session.add(ChwSite(chw_id=chw.id, site_id=site_id))
     session.flush()
     return chw

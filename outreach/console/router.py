@@ -39,8 +39,9 @@ from outreach.inbound.models import InboundMessage
 from outreach.programmes import service as programmes
 from outreach.registry import phones
 from outreach.registry import service as registry
-from outreach.registry.models import Beneficiary, Phone
+from outreach.registry.models import Beneficiary
 from outreach.reports import beneficiaries as listing
+from outreach.reports import chws as chw_listing
 from outreach.reports import inbox as inbox_reads
 from outreach.reports import service as reports
 from outreach.sites.models import Site, SiteLevel
@@ -316,14 +317,16 @@ def _detail_page(
         return render(
             request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
         )
-    chws = session.exec(select(Chw).where(Chw.active == True).order_by(Chw.name)).all()  # noqa: E712
+    village_id = found.beneficiary.village_id
+    # Her village's CHWs, a handful: the form asks for others village by village.
+    options = chws.covering(session, village_id=village_id) if village_id else []
     return render(
         request,
         "beneficiary.html",
         user=user,
         active="beneficiaries",
         d=found,
-        chws=chws,
+        options=options,
         villages=[s for s in _sites(session) if s.level == SiteLevel.VILLAGE],
         national=phones.national,
         **extra,
@@ -586,20 +589,43 @@ def inbox_action(
 # --- CHWs and sites --------------------------------------------------------------------
 
 
-def _chw_rows(session: SessionDep) -> list[tuple[Chw, str | None, list[Site]]]:
-    rows = session.exec(
-        select(Chw, Phone.e164).join(Phone, Phone.id == Chw.phone_id).order_by(Chw.name)  # type: ignore[arg-type]
-    ).all()
-    return [(c, e164, chws.villages(session, chw_id=c.id)) for c, e164 in rows if c.id is not None]
-
-
 def _chws_page(request: Request, session: SessionDep, user, **extra) -> HTMLResponse:
+    filters = chw_listing.Filters.from_query(request.query_params)
+    page_no = request.query_params.get("page", "1")
+    page = chw_listing.search(
+        session, filters=filters, page=int(page_no) if page_no.isdigit() else 1
+    )
+    template = "_chw_rows.html" if request.headers.get("HX-Request") else "chws.html"
+    sites = _sites(session)
     return render(
         request,
-        "chws.html",
+        template,
         user=user,
         active="chws",
-        rows=_chw_rows(session),
+        page=page,
+        filters=filters,
+        sites=sites,
+        villages=[s for s in sites if s.level == SiteLevel.VILLAGE],
+        national=phones.national,
+        **extra,
+    )
+
+
+def _chw_page(
+    request: Request, session: SessionDep, user, chw_id: int, **extra: Any
+) -> HTMLResponse:
+    found = chw_listing.detail(session, chw_id=chw_id)
+    if found is None:
+        t = Translator(user.language)
+        return render(
+            request, "message.html", user=user, status_code=404, error=t("chws.not_found")
+        )
+    return render(
+        request,
+        "chw.html",
+        user=user,
+        active="chws",
+        r=found,
         villages=[s for s in _sites(session) if s.level == SiteLevel.VILLAGE],
         national=phones.national,
         **extra,
@@ -608,7 +634,38 @@ def _chws_page(request: Request, session: SessionDep, user, **extra) -> HTMLResp
 
 @router.get("/chws", response_model=None)
 def chw_list(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
+    """A page of 50 CHWs by name; HTMX searches get the rows alone."""
     return _chws_page(request, session, user)
+
+
+@router.get("/chws/options", response_model=None)
+def chw_options(
+    request: Request,
+    session: SessionDep,
+    user: Viewer,
+    village_id: str = "",
+    to_village_id: str = "",
+) -> HTMLResponse:
+    """The `<option>`s of the active CHWs covering a village, for the transfer form.
+
+    The form's village select sends `to_village_id`; empty, she stays in her village,
+    the `village_id` of its URL.
+    """
+    chosen = next((int(v) for v in (to_village_id, village_id) if v.isdigit()), None)
+    options = chws.covering(session, village_id=chosen) if chosen else []
+    return render(
+        request,
+        "_chw_options.html",
+        user=user,
+        options=options,
+        village_chosen=chosen is not None,
+        national=phones.national,
+    )
+
+
+@router.get("/chws/{chw_id}", response_model=None)
+def chw_detail(request: Request, session: SessionDep, user: Viewer, chw_id: int) -> HTMLResponse:
+    return _chw_page(request, session, user, chw_id)
 
 
 @router.post("/chws", response_model=None)
@@ -671,7 +728,7 @@ def chw_edit(
     t = Translator(user.language)
     chw = session.get(Chw, chw_id)
     if chw is None:
-        return _chws_page(request, session, user, status_code=404, error=str(chw_id))
+        return _chw_page(request, session, user, chw_id)
     try:
         chws.update(
             session,
@@ -681,8 +738,13 @@ def chw_edit(
             site_ids=site_ids,
         )
     except ValueError as exc:
-        return _chws_page(
-            request, session, user, status_code=422, error=t("common.invalid", detail=str(exc))
+        return _chw_page(
+            request,
+            session,
+            user,
+            chw_id,
+            status_code=422,
+            error=t("common.invalid", detail=str(exc)),
         )
     audit.record(
         session,
@@ -693,7 +755,7 @@ def chw_edit(
         detail={"sites": site_ids, "language": chw.language},
         ip=_ip(request),
     )
-    return _chws_page(request, session, user, flash=t("beneficiary.saved"))
+    return _chw_page(request, session, user, chw_id, flash=t("beneficiary.saved"))
 
 
 @router.post("/chws/{chw_id}/deactivate", response_model=None)
@@ -701,17 +763,20 @@ def chw_deactivate(
     request: Request, session: SessionDep, user: Manager, chw_id: int
 ) -> HTMLResponse:
     chw = session.get(Chw, chw_id)
-    if chw is not None:
-        chws.deactivate(session, chw=chw)
-        audit.record(
-            session,
-            action="chw.deactivate",
-            user=user,
-            object_type="chw",
-            object_id=chw_id,
-            ip=_ip(request),
-        )
-    return _chws_page(request, session, user, flash=Translator(user.language)("beneficiary.saved"))
+    if chw is None:
+        return _chw_page(request, session, user, chw_id)
+    chws.deactivate(session, chw=chw)
+    audit.record(
+        session,
+        action="chw.deactivate",
+        user=user,
+        object_type="chw",
+        object_id=chw_id,
+        ip=_ip(request),
+    )
+    return _chw_page(
+        request, session, user, chw_id, flash=Translator(user.language)("beneficiary.saved")
+    )
 
 
 @router.post("/chws/{chw_id}/pin", response_model=None)
@@ -721,12 +786,17 @@ def chw_reset_pin(
     t = Translator(user.language)
     chw = session.get(Chw, chw_id)
     if chw is None:
-        return _chws_page(request, session, user, status_code=404, error=str(chw_id))
+        return _chw_page(request, session, user, chw_id)
     try:
         chws.reset_pin(session, chw=chw, pin=pin)
     except ValueError as exc:
-        return _chws_page(
-            request, session, user, status_code=422, error=t("common.invalid", detail=str(exc))
+        return _chw_page(
+            request,
+            session,
+            user,
+            chw_id,
+            status_code=422,
+            error=t("common.invalid", detail=str(exc)),
         )
     # The PIN itself is never recorded.
     audit.record(
@@ -737,7 +807,7 @@ def chw_reset_pin(
         object_id=chw_id,
         ip=_ip(request),
     )
-    return _chws_page(request, session, user, flash=t("beneficiary.saved"))
+    return _chw_page(request, session, user, chw_id, flash=t("beneficiary.saved"))
 
 
 @router.get("/sites", response_model=None)

@@ -26,6 +26,8 @@ PAGES = [
     "/console/import",
     "/console/inbox",
     "/console/chws",
+    "/console/chws/1",
+    "/console/chws/options?village_id=1",
     "/console/sites",
 ]
 
