@@ -55,6 +55,12 @@ SEED_SQL = [
     """,
     """
     WITH v AS (SELECT array_agg(id ORDER BY id) AS ids FROM site WHERE level = 'village')
+    INSERT INTO chw_site (chw_id, site_id)
+    SELECT c.id, v.ids[1 + c.id % array_length(v.ids, 1)] FROM chw c, v
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    WITH v AS (SELECT array_agg(id ORDER BY id) AS ids FROM site WHERE level = 'village')
     INSERT INTO beneficiary (code, name, phone_id, phone_kind, chw_id, village_id, language,
                              displaced, status, created_at)
     SELECT lpad((10000000 + g)::text, 8, '0'),
@@ -183,7 +189,17 @@ def seed(url: str) -> dict[str, int]:
             select(Site).where(Site.name == "Ségou", Site.level == "district")
         ).one()
         someone = session.exec(select(Beneficiary.id).order_by(Beneficiary.id)).first()
-        ids = {"campaign": campaign.id, "district": district.id, "beneficiary": someone}
+        chw = session.execute(text("SELECT max(id) FROM chw")).scalar_one()
+        village = session.execute(
+            text("SELECT min(site_id) FROM chw_site WHERE chw_id = :c"), {"c": chw}
+        ).scalar_one()
+        ids = {
+            "campaign": campaign.id,
+            "district": district.id,
+            "beneficiary": someone,
+            "chw": chw,
+            "village": village,
+        }
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     log(
@@ -230,7 +246,14 @@ def pages(ids: dict[str, int]) -> list[tuple[str, str, dict[str, object] | None]
         (CHANGED + "everyone: 100,000", "/console/campaigns/preflight", everyone),
         ("campaign detail", f"/console/campaigns/{ids['campaign']}", None),
         ("campaign progress (10,000 rows)", f"/console/campaigns/{ids['campaign']}/progress", None),
-        ("CHWs", "/console/chws", None),
+        ("CHWs (1,000: first page of 50)", "/console/chws", None),
+        ("CHWs, name search", "/console/chws?q=ASC%2012", None),
+        ("CHW page", f"/console/chws/{ids['chw']}", None),
+        (
+            "transfer form: CHWs of a village",
+            f"/console/chws/options?village_id={ids['village']}",
+            None,
+        ),
         ("sites", "/console/sites", None),
     ]
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 from outreach.accounts import service as accounts
 from outreach.accounts.models import Role
 from outreach.campaigns.models import Campaign
+from outreach.chws import service as chw_service
 from outreach.outbox.models import OutboundMessage
 from outreach.registry import service as registry_service
 from outreach.sites.models import Site
@@ -198,3 +199,43 @@ def test_import_a_csv_with_errors_and_read_the_report(
     expect(page.locator("#import-progress [role=status]")).to_have_text(
         "Import terminé : 1 inscrite(s), 0 ignorée(s).", timeout=30_000
     )
+
+
+def test_transfer_lists_the_chws_of_the_village_chosen(console_stack, db, chw, page: Page) -> None:
+    base = console_stack.api_url
+    accounts.create_user(db, email="awa@ong.ml", name="Awa", role=Role.officer, password=PASSWORD)
+    # Given a woman of Pelengana followed by the demo CHW, and another CHW who covers Bla
+    woman = registry_service.register_pregnancy(
+        db,
+        name="Awa Traore",
+        phone="+22370209999",
+        weeks=24,
+        chw_id=chw.id,
+        village_id=_village(db, "Pelengana").id,
+        language="fr",
+        displaced=True,
+    )
+    chw_service.add(
+        db,
+        name="Mariam Bla",
+        phone="+22376550011",
+        pin="4321",
+        site_ids=[_village(db, "Bla").id],  # type: ignore[list-item]
+    )
+    db.commit()
+    _login(page, base, "awa@ong.ml")
+    page.goto(f"{base}/console/beneficiaries/{woman.beneficiary.id}")
+    # Then the transfer form first offers her own village's CHW, not Bla's
+    options = page.locator("#to_chw_id option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text(chw.name)
+    # When the officer picks Bla as her new village
+    bla = page.locator("#to_village_id option", has_text="Bla").first.get_attribute("value")
+    page.select_option("#to_village_id", bla)
+    # Then the CHW list is replaced by the CHWs covering Bla
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Mariam Bla")
+    # And the transfer goes to her
+    page.click("button:has-text('Transférer')")
+    expect(page.locator("[role=status]").first).to_contain_text("Modification enregistrée")
+    expect(page.locator("dd", has_text="Mariam Bla")).to_have_count(1)
