@@ -6,9 +6,10 @@ Add an area with one line in `ROUTERS`.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from swagger_ui_bundle import swagger_ui_path
 
 from outreach.accounts.api import router as accounts_router
 from outreach.accounts.deps import StaffUserDep
@@ -20,6 +21,13 @@ from outreach.inbound.api import router as inbox_router
 from outreach.outbox.api import router as messages_router
 from outreach.registry.api import router as beneficiaries_router
 from outreach.sites.api import router as sites_router
+
+# The files the documentation page loads, from the installed bundle.
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
 
 ROUTERS: list[APIRouter] = [
     accounts_router,
@@ -47,6 +55,23 @@ def build_router() -> APIRouter:
 
     @api.get("/docs", include_in_schema=False)
     def docs(_user: StaffUserDep) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="outreach API v1")
+        # Field offices may have no way out to a CDN: the page's assets come from here.
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="outreach API v1",
+            swagger_js_url="/api/v1/docs/swagger-ui-bundle.js",
+            swagger_css_url="/api/v1/docs/swagger-ui.css",
+            swagger_favicon_url="/api/v1/docs/favicon-32x32.png",
+        )
+
+    @api.get("/docs/{name}", include_in_schema=False)
+    def docs_asset(name: str, _user: StaffUserDep) -> FileResponse:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(status_code=404, detail="fichier inconnu")
+        return FileResponse(
+            str(swagger_ui_path / name),
+            media_type=DOCS_ASSETS[name],
+            headers={"Cache-Control": "private, max-age=86400"},
+        )
 
     return api

@@ -105,6 +105,23 @@ def test_api_docs_need_a_login(client, staff: dict[str, dict[str, str]]) -> None
     assert client.get("/api/v1/docs", headers=staff["viewer"]).status_code == 200
 
 
+def test_api_docs_load_nothing_from_outside(client, staff: dict[str, dict[str, str]]) -> None:
+    # Given signed-in staff on the documentation page (field offices may be offline)
+    page = client.get("/api/v1/docs", headers=staff["viewer"]).text
+    # Then every script, style and icon it names is served by the API itself
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/api/v1/") for a in assets), assets
+    for asset in assets:
+        if asset.endswith("openapi.json"):
+            continue
+        served = client.get(asset, headers=staff["viewer"])
+        assert served.status_code == 200, asset
+        assert len(served.content) > 500
+    # And they need a login like the page, and only the bundle's own files are served
+    assert client.get(assets[0]).status_code == 401
+    assert client.get("/api/v1/docs/index.j2", headers=staff["viewer"]).status_code == 404
+
+
 # (method, path, body, lowest role allowed). Bodies are valid or nearly: what matters is
 # that a role below gets 403 before validation, and the role itself gets past the check.
 def _writes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, str]]:

@@ -239,3 +239,18 @@ def test_transfer_lists_the_chws_of_the_village_chosen(console_stack, db, chw, p
     page.click("button:has-text('Transférer')")
     expect(page.locator("[role=status]").first).to_contain_text("Modification enregistrée")
     expect(page.locator("dd", has_text="Mariam Bla")).to_have_count(1)
+
+
+def test_api_documentation_renders_without_a_cdn(console_stack, db, page: Page) -> None:
+    base = console_stack.api_url
+    accounts.create_user(db, email="awa@ong.ml", name="Awa", role=Role.officer, password=PASSWORD)
+    db.commit()
+    # Given staff signed in to the console, on a machine with no way out
+    _login(page, base, "awa@ong.ml")
+    # When she opens the API documentation
+    page.goto(f"{base}/api/v1/docs")
+    # Then Swagger UI draws the API from its own copy of the script
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("outreach")
+    expect(
+        page.locator(".opblock-summary-path", has_text="/api/v1/beneficiaries").first
+    ).to_be_visible()
