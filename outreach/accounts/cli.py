@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -175,5 +175,36 @@ def list_users() -> None:
             )
     if not users:
         console.print("Aucun compte. Créez le premier: outreach user add --role admin …")
+        return
+    console.print(table)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M") if moment else "-"
+
+
+@app.command("tokens")
+def tokens(email: Annotated[str, typer.Argument(help="Adresse e-mail du compte.")]) -> None:
+    """List an account's API tokens: name, dates and last use (never the token itself)."""
+    try:
+        with unit_of_work() as session:
+            user = service.require_by_email(session, email=email)
+            rows = service.list_tokens(session, user=user)
+            table = Table(title=f"Jetons d'API de {user.email}")
+            for column in ("Id", "Nom", "Créé (UTC)", "Expire", "Dernier usage", "Révoqué"):
+                table.add_column(column)
+            for row in rows:
+                table.add_row(
+                    str(row.id),
+                    row.name,
+                    _when(row.created_at),
+                    _when(row.expires_at),
+                    _when(row.last_used_at),
+                    _when(row.revoked_at),
+                )
+    except service.AccountError as exc:
+        _fail(str(exc))
+    if not rows:
+        console.print("Aucun jeton pour ce compte.")
         return
     console.print(table)

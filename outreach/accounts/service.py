@@ -69,6 +69,9 @@ def authenticate(session: Session, *, email: str, password: str) -> StaffUser | 
     return user
 
 
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def issue_token(
     session: Session, *, user: StaffUser, name: str, ttl: timedelta | None = None
 ) -> str:
@@ -97,7 +100,24 @@ def user_for_token(session: Session, *, token: str) -> StaffUser | None:
     user = session.get(StaffUser, row.user_id)
     if user is None or not user.active:
         return None
+    now = utcnow()
+    # Recorded to the minute: enough to spot a forgotten or leaked token, without a
+    # write on every call of a busy integration.
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
     return user
+
+
+def list_tokens(session: Session, *, user: StaffUser) -> list[ApiToken]:
+    """A user's API tokens, newest first (revoked and expired ones included)."""
+    return list(
+        session.exec(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())  # type: ignore[attr-defined,union-attr]
+        )
+    )
 
 
 def get_user(session: Session, *, user_id: int) -> StaffUser | None:

@@ -112,3 +112,23 @@ def test_deactivate_and_list(db: Session) -> None:
     assert "non" in listing.output
     actions = [e.action for e in db.exec(select(AuditEntry))]
     assert actions.count("user.deactivate") == 1
+
+
+def test_tokens_are_listed_with_their_last_use_but_never_shown(db: Session) -> None:
+    # Given an officer with a token used once by a script
+    _add(email="o@ong.ml", role="officer")
+    issued = runner.invoke(app, ["user", "token", "o@ong.ml", "--name", "export"])
+    token = issued.stdout.strip().splitlines()[-1]
+    service.user_for_token(db, token=token)
+    db.commit()
+    # When an admin lists her tokens
+    result = runner.invoke(app, ["user", "tokens", "o@ong.ml"], env={"COLUMNS": "200"})
+    # Then the token is there by name with a last use, and its secret is not printed
+    assert result.exit_code == 0, result.output
+    assert "export" in result.output
+    line = next(x for x in result.output.splitlines() if "export" in x)
+    assert line.count("/") >= 4  # created and last used, both dated
+    assert token not in result.output
+    # And an unknown account fails in French
+    unknown = runner.invoke(app, ["user", "tokens", "x@ong.ml"])
+    assert unknown.exit_code == 1 and "aucun compte" in unknown.output

@@ -121,3 +121,25 @@ def test_audit_entry_names_the_actor(db: Session) -> None:
         "user.create",
         str(user.id),
     )
+
+
+def test_a_token_records_when_it_was_last_used_to_the_minute(db: Session, monkeypatch) -> None:
+    # Given a token never used yet
+    user = service.create_user(
+        db, email="u@b.ml", name="U", role=Role.viewer, password="segou-2026"
+    )
+    token = service.issue_token(db, user=user, name="tableur")
+    row = service.list_tokens(db, user=user)[0]
+    assert row.last_used_at is None
+    # When it is used, then used again within the minute
+    service.user_for_token(db, token=token)
+    first = row.last_used_at
+    assert first is not None
+    service.user_for_token(db, token=token)
+    # Then the second use writes nothing new
+    assert row.last_used_at == first
+    # And a use a minute later moves the date on
+    later = first + service.TOKEN_USE_RESOLUTION
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+    service.user_for_token(db, token=token)
+    assert row.last_used_at == later
