@@ -31,7 +31,7 @@ from outreach.console.campaigns import router as campaign_pages
 from outreach.console.deps import Forbidden, Manager, Officer, Viewer
 from outreach.console.i18n import LANGUAGES, Translator
 from outreach.console.web import render
-from outreach.db import SessionDep
+from outreach.db import SessionDep, unit_of_work
 from outreach.imports import service as imports
 from outreach.imports.models import BeneficiaryImport
 from outreach.inbound import service as inbound
@@ -273,8 +273,6 @@ def export_beneficiaries(request: Request, session: SessionDep, user: Viewer) ->
         detail={"filters": filters.query_string()},
         ip=_ip(request),
     )
-    # Read everything now, while the request's session is open; it streams out after.
-    rows = list(listing.export_rows(session, filters=filters))
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -282,23 +280,26 @@ def export_beneficiaries(request: Request, session: SessionDep, user: Viewer) ->
         writer.writerow(
             ["code", "nom", "telephone", "village", "langue", "deplacee", "statut", "inscrite_le"]
         )
-        for r in rows:
-            writer.writerow(
-                [
-                    r.code,
-                    r.name,
-                    r.phone or "",
-                    r.village or "",
-                    r.language,
-                    "oui" if r.displaced else "non",
-                    r.status,
-                    r.created_at.date().isoformat(),
-                ]
-            )
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        # The request's session has committed by now: a session of its own reads the
+        # list a chunk at a time while it streams, so memory stays flat.
+        with unit_of_work() as reader:
+            for r in listing.export_rows(reader, filters=filters):
+                writer.writerow(
+                    [
+                        r.code,
+                        r.name,
+                        r.phone or "",
+                        r.village or "",
+                        r.language,
+                        "oui" if r.displaced else "non",
+                        r.status,
+                        r.created_at.date().isoformat(),
+                    ]
+                )
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
     return StreamingResponse(

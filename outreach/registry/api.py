@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import exists, or_
+from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
+from messages.schedule import anchor_for_week
 from outreach.accounts.deps import Officer, Viewer
 from outreach.api_common import (
     ERRORS,
@@ -27,7 +29,7 @@ from outreach.api_common import (
 )
 from outreach.audit import service as audit
 from outreach.chws.models import Chw
-from outreach.db import SessionDep
+from outreach.db import SessionDep, unit_of_work
 from outreach.programmes import service as programmes_service
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
 from outreach.registry import service
@@ -42,11 +44,13 @@ from outreach.registry.models import (
 )
 from outreach.sites import service as site_service
 from outreach.sites.models import Site
+from outreach.timeutil import local_today
 
 router = APIRouter(tags=["beneficiaries"])
 
 Language = Literal["fr", "bm"]
-EXPORT_MAX_ROWS = 100_000
+# Rows read per query while a CSV export streams.
+EXPORT_CHUNK = 2_000
 
 
 class BeneficiaryOut(BaseModel):
@@ -169,6 +173,8 @@ def _filtered(
     *,
     site_id: int | None,
     programme: Programme | None,
+    stage_from: int | None,
+    stage_to: int | None,
     language: str | None,
     displaced: bool | None,
     status: str | None,
@@ -185,13 +191,21 @@ def _filtered(
         )
         stmt = stmt.where(col(Beneficiary.village_id).in_(villages))
     if programme is not None:
-        stmt = stmt.where(
-            exists().where(
-                col(Enrollment.beneficiary_id) == col(Beneficiary.id),
-                col(Enrollment.programme) == programme.value,
-                col(Enrollment.status).in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
-            )
-        )
+        conditions = [
+            col(Enrollment.beneficiary_id) == col(Beneficiary.id),
+            col(Enrollment.programme) == programme.value,
+            col(Enrollment.status).in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+        ]
+        # Week W today means an anchor (EDD or birth) from anchor_for_week(W) - 6 days
+        # to anchor_for_week(W): anchors fall as the stage rises, for both programmes.
+        today = local_today()
+        if stage_from is not None:
+            latest = anchor_for_week(programme.value, week=stage_from, day=today)
+            conditions.append(col(Enrollment.anchor_date) <= latest)
+        if stage_to is not None:
+            earliest = anchor_for_week(programme.value, week=stage_to, day=today)
+            conditions.append(col(Enrollment.anchor_date) >= earliest - timedelta(days=6))
+        stmt = stmt.where(exists().where(*conditions))
     if language is not None:
         stmt = stmt.where(Beneficiary.language == language)
     if displaced is not None:
@@ -224,6 +238,13 @@ Filters = dict[str, Any]
 def _filters(
     site_id: int | None = None,
     programme: Programme | None = None,
+    stage_from: Annotated[
+        int | None,
+        Query(ge=0, le=200, description="semaine de grossesse, ou âge du nourrisson en semaines"),
+    ] = None,
+    stage_to: Annotated[
+        int | None, Query(ge=0, le=200, description="jusqu'à cette semaine incluse")
+    ] = None,
     language: Language | None = None,
     displaced: bool | None = None,
     status: BeneficiaryStatus | None = None,
@@ -232,9 +253,15 @@ def _filters(
     ] = None,
     q: Annotated[str | None, Query(max_length=120, description="code, numéro ou nom")] = None,
 ) -> Filters:
+    if (stage_from is not None or stage_to is not None) and programme is None:
+        raise invalid("un stade (stage_from, stage_to) se donne avec un programme")
+    if stage_from is not None and stage_to is not None and stage_from > stage_to:
+        raise invalid("stage_from doit être inférieur ou égal à stage_to")
     return {
         "site_id": site_id,
         "programme": programme,
+        "stage_from": stage_from,
+        "stage_to": stage_to,
         "language": language,
         "displaced": displaced,
         "status": status.value if status else None,
@@ -252,7 +279,7 @@ FiltersDep = Annotated[Filters, Depends(_filters)]
     responses={200: {"model": Page[BeneficiaryOut]}, **ERRORS},
 )
 def list_beneficiaries(_user: Viewer, db: SessionDep, page: PageDep, filters: FiltersDep) -> Any:
-    """Beneficiaries by site, programme, language, displacement, status, consent or search."""
+    """Beneficiaries by site, programme and stage, language, displacement, status or search."""
     return paginate(db, _filtered(db, **filters), page, lambda row: _out(db, row))
 
 
@@ -264,31 +291,60 @@ def list_beneficiaries(_user: Viewer, db: SessionDep, page: PageDep, filters: Fi
 def export_beneficiaries(
     user: Viewer, request: Request, db: SessionDep, filters: FiltersDep
 ) -> Any:
-    """The filtered list as CSV (audited)."""
-    rows = db.exec(_filtered(db, **filters).limit(EXPORT_MAX_ROWS)).all()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    columns = list(BeneficiaryOut.model_fields)
-    writer.writerow(columns)
-    for row in rows:
-        data = _out(db, row).model_dump(mode="json")
-        writer.writerow([data[c] for c in columns])
+    """The filtered list as CSV, streamed whatever its length (audited)."""
+    stmt = _filtered(db, **filters)
+    total = db.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
     audit.record(
         db,
         action="beneficiary.export",
         user=user,
         object_type="beneficiary",
         detail={
-            "rows": len(rows),
+            "rows": int(total),
             "filters": {k: str(v) for k, v in filters.items() if v is not None},
         },
         ip=client_ip(request),
     )
-    return Response(
-        buffer.getvalue(),
+    return StreamingResponse(
+        _csv_lines(filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="beneficiaires.csv"'},
     )
+
+
+def _csv_lines(filters: Filters) -> Iterator[str]:
+    # Runs after the request's session has committed: a session of its own reads the
+    # rows by id, a chunk at a time, so memory stays flat for any number of women.
+    columns = list(BeneficiaryOut.model_fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    last_id = 0
+    with unit_of_work() as session:
+        while True:
+            chunk = session.exec(
+                _filtered(session, **filters)
+                .where(col(Beneficiary.id) > last_id)
+                .limit(EXPORT_CHUNK)
+            ).all()
+            phone_ids = {row.phone_id for row in chunk if row.phone_id is not None}
+            numbers: dict[int | None, str] = {}
+            if phone_ids:
+                found = select(Phone.id, Phone.e164).where(col(Phone.id).in_(phone_ids))
+                numbers.update(session.exec(found).all())
+            for row in chunk:
+                data = BeneficiaryOut.model_validate(
+                    {**row.model_dump(), "phone": numbers.get(row.phone_id)}
+                ).model_dump(mode="json")
+                writer.writerow([data[c] for c in columns])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(chunk) < EXPORT_CHUNK:
+                return
+            last_id = chunk[-1].id
+            # Nothing to keep between chunks: the identity map would grow with the file.
+            session.expunge_all()
 
 
 def _detail(db: Session, row: Beneficiary) -> dict[str, Any]:
