@@ -64,6 +64,8 @@ def api(
         port=port or settings.api_port,
         workers=workers or settings.api_workers,
         proxy_headers=True,
+        # Only these peers may say who the client is (X-Forwarded-For).
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
         log_level=settings.log_level.lower(),
     )
 

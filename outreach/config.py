@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values shipped in the code and in .env.example. Production refuses to start with them.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "emulator-key", "secret", "dev"})
@@ -37,6 +38,15 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr("change-me")
     callback_key: SecretStr | None = None
+    # Addresses or networks allowed to post callbacks (empty: any). Behind a reverse
+    # proxy, list the proxy in `trusted_proxies` so the gateway's own address is checked.
+    callback_allowed_ips: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # Peers whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips).
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.1/32")]
+    )
+    # A gateway form is a few hundred bytes: anything far larger is refused (413).
+    callback_max_bytes: int = Field(default=16_384, ge=1_024)
 
     timezone: str = "Africa/Bamako"
     default_region: str = "ML"
@@ -185,6 +195,14 @@ class Settings(BaseSettings):
         if self.content_send_drafts is not None:
             return self.content_send_drafts
         return self.env == "development"
+
+    @field_validator("callback_allowed_ips", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # "196.201.214.0/24, 10.0.0.5" in an environment file; a list from code or JSON.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

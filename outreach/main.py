@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from messages import texts as content_texts
 from outreach import models  # noqa: F401  (every table registered before first use)
 from outreach.api_v1 import build_router as build_api_v1
+from outreach.callbacks import CallbackSizeLimit
 from outreach.config import get_settings
 from outreach.console.router import install as install_console
 from outreach.inbound.router import router as inbound_router
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(CallbackSizeLimit)
     app.include_router(ussd_router)
     app.include_router(ussd_events_router)
     app.include_router(outbox_router)

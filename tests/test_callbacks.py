@@ -198,3 +198,80 @@ def test_access_log_never_shows_the_callback_key() -> None:
     line = record.getMessage()
     assert "s3cr3t-value" not in line
     assert "/callbacks/at/sms?key=***&x=1" in line
+
+
+GATEWAY_IP = "196.201.214.10"
+PROXY_IP = "10.1.2.3"
+
+
+@pytest.fixture
+def fenced_app(db) -> Iterator[object]:
+    """The API allowing callbacks from the gateway's network only, behind a trusted proxy,
+    wrapped in the proxy-header middleware that `outreach api` gets from uvicorn."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OUTREACH_CALLBACK_ALLOWED_IPS", "196.201.214.0/24, 2c0f:fe38::/32")
+        patch.setenv("OUTREACH_TRUSTED_PROXIES", f"{PROXY_IP}/32")
+        get_settings.cache_clear()
+        trusted = [str(n) for n in get_settings().trusted_proxies]
+        yield ProxyHeadersMiddleware(create_app(), trusted_hosts=trusted)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("path", list(CALLBACKS))
+def test_the_allowlist_checks_the_gateway_behind_a_trusted_proxy(
+    fenced_app, db, caplog, path
+) -> None:
+    # Given the gateway's network allowed, and our reverse proxy trusted
+    via_proxy = TestClient(fenced_app, client=(PROXY_IP, 40000))
+    forged = TestClient(fenced_app, client=("203.0.113.9", 40000))
+    direct = TestClient(fenced_app, client=(GATEWAY_IP, 40000))
+    # When the gateway calls through the proxy, or directly
+    through = via_proxy.post(path, data=CALLBACKS[path], headers={"X-Forwarded-For": GATEWAY_IP})
+    straight = direct.post(path, data=CALLBACKS[path])
+    # Then both are served
+    assert through.status_code == 200, through.text
+    assert straight.status_code == 200, straight.text
+    # When a stranger claims the gateway's address in a header it is not trusted to set,
+    # or the proxy forwards a stranger
+    with caplog.at_level(logging.WARNING):
+        spoofed = forged.post(path, data=CALLBACKS[path], headers={"X-Forwarded-For": GATEWAY_IP})
+        stranger = via_proxy.post(
+            path, data=CALLBACKS[path], headers={"X-Forwarded-For": "203.0.113.9"}
+        )
+    # Then both are refused, and the log names the address that was refused
+    assert spoofed.status_code == stranger.status_code == 403
+    assert spoofed.json() == {"detail": "adresse non autorisée"}
+    refusals = [r.getMessage() for r in caplog.records if r.name == "outreach.callbacks"]
+    assert len(refusals) == 2 and all("203.0.113.9" in line for line in refusals)
+
+
+def test_the_allowlist_is_comma_separated_and_checked() -> None:
+    # Given a setting typed by hand in an environment file
+    from outreach.config import Settings
+
+    settings = Settings(callback_allowed_ips="196.201.214.0/24,  10.0.0.5")  # type: ignore[arg-type]
+    # Then each network is parsed, and a typo is refused at start
+    assert [str(n) for n in settings.callback_allowed_ips] == ["196.201.214.0/24", "10.0.0.5/32"]
+    with pytest.raises(ValueError, match="callback_allowed_ips"):
+        Settings(callback_allowed_ips="196.201.214.0/33")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", list(CALLBACKS))
+def test_oversized_bodies_are_refused_before_they_are_read(client, db, path) -> None:
+    # Given a form padded far past what the gateway ever sends (16 KiB by default)
+    padded = {**CALLBACKS[path], "padding": "x" * 20_000}
+    # When it is posted url-encoded, as multipart, or streamed with no declared length
+    urlencoded = client.post(path, data=padded)
+    multipart = client.post(path, data=padded, files={"f": ("f.txt", b"y" * 20_000)})
+    streamed = client.post(
+        path,
+        content=iter([b"text=", b"x" * 20_000]),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    # Then each is refused with 413, in French, and nothing is stored
+    for response in (urlencoded, multipart, streamed):
+        assert response.status_code == 413, response.text
+        assert response.json() == {"detail": "requête trop volumineuse"}
+    assert _stored_rows(db) == 0
