@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
@@ -16,7 +19,7 @@ from outreach.outbox.models import MessageKind, MessageStatus, OutboundMessage
 from outreach.redis import get_redis
 from outreach.registry import service as registry_service
 from outreach.registry.models import Beneficiary, BeneficiaryStatus, PhoneKind
-from outreach.timeutil import utcnow
+from outreach.timeutil import local_today, utcnow
 
 AWA = "+22370123456"
 SHARED = "+22376543210"
@@ -188,7 +191,10 @@ def test_send_time_check_stops_rows_queued_after_a_per_woman_stop(db) -> None:
     # Given Fanta stopped on a shared phone, then 1,000 rows queued for her anyway
     ids = [_register(db, n, SHARED, PhoneKind.SHARED) for n in ("Awa", "Fanta")]
     registry_service.opt_out_beneficiary(db, beneficiary_id=ids[1])
-    now = utcnow()
+    # At noon in Bamako, whatever the hour the suite runs: a programme message claimed
+    # during quiet hours waits for morning instead of being looked at.
+    noon = datetime.combine(local_today(), time(12), ZoneInfo("Africa/Bamako")).astimezone(UTC)
+    now = noon - timedelta(minutes=1)
     db.add_all(
         OutboundMessage(
             dedupe_key=f"late:{i}",
@@ -203,7 +209,7 @@ def test_send_time_check_stops_rows_queued_after_a_per_woman_stop(db) -> None:
     )
     db.commit()
     # When workers claim them
-    claims = outbox_service.claim_due(db, owner="t", limit=2000)
+    claims = outbox_service.claim_due(db, owner="t", limit=2000, now=noon)
     db.commit()
     # Then none of hers is handed out: each is cancelled at send time
     assert all(c.body != "x" for c in claims)
