@@ -57,6 +57,29 @@ TEMPLATES.env.globals["simulator_link"] = lambda: (
 )
 
 
+# Scripts only from our own files (HTMX and console.js): no inline script, no eval, so
+# text a beneficiary or a CHW typed can never run in a staff member's browser.
+# Inline styles stay allowed (HTMX adds its indicator style; charts use style attributes).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def language_of(request: Request, user: Any = None) -> str:
     """The console language: the signed-in user's choice, else the browser's cookie."""
     if user is not None and getattr(user, "language", None):
@@ -80,4 +103,5 @@ def render(
         template,
         {"t": t, "lang": t.language, "user": user, "csrf": csrf, **context},
         status_code=status_code,
+        headers=SECURITY_HEADERS,
     )

@@ -14,6 +14,7 @@ from outreach.campaigns.models import Campaign
 from outreach.chws import service as chw_service
 from outreach.outbox.models import OutboundMessage
 from outreach.registry import service as registry_service
+from outreach.registry.models import Beneficiary
 from outreach.sites.models import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -223,6 +224,9 @@ def test_transfer_lists_the_chws_of_the_village_chosen(console_stack, db, chw, p
         site_ids=[_village(db, "Bla").id],  # type: ignore[list-item]
     )
     db.commit()
+    # (Anything the Content-Security-Policy blocks is reported on the console.)
+    console_lines: list[str] = []
+    page.on("console", lambda message: console_lines.append(message.text))
     _login(page, base, "awa@ong.ml")
     page.goto(f"{base}/console/beneficiaries/{woman.beneficiary.id}")
     # Then the transfer form first offers her own village's CHW, not Bla's
@@ -239,6 +243,22 @@ def test_transfer_lists_the_chws_of_the_village_chosen(console_stack, db, chw, p
     page.click("button:has-text('Transférer')")
     expect(page.locator("[role=status]").first).to_contain_text("Modification enregistrée")
     expect(page.locator("dd", has_text="Mariam Bla")).to_have_count(1)
+    # And HTMX did all this under the console's policy, with nothing blocked
+    assert not [line for line in console_lines if "Content Security Policy" in line]
+    # When she opts the woman out, the browser asks first (console.js, no inline handler)
+    asked: list[str] = []
+
+    def answer_no(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer_no)
+    page.click("button:has-text('Désinscrire')")
+    # Then she was asked, and answering no sent nothing
+    page.wait_for_timeout(300)
+    assert len(asked) == 1
+    db.expire_all()
+    assert db.get(Beneficiary, woman.beneficiary.id).status == "active"
 
 
 def test_api_documentation_renders_without_a_cdn(console_stack, db, page: Page) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from console_login import PASSWORD, login
@@ -416,3 +417,38 @@ def test_inbox_assign_reply_and_handle(db, chw, staff) -> None:
     # And a viewer may read the inbox but not act on it
     viewer = staff(Role.viewer)
     assert viewer.post(f"/console/inbox/{message.id}/handled").status_code == 403
+
+
+def test_pages_forbid_inline_script_and_carry_none(db, chw, staff) -> None:
+    # Given a woman whose name is a script, and a manager signed in
+    woman = _woman(db, chw, name="<script>alert(1)</script> Awa")
+    manager = staff(Role.manager)
+    pages = [
+        "/console",
+        "/console/beneficiaries",
+        f"/console/beneficiaries/{woman.id}",
+        "/console/inbox",
+        "/console/campaigns",
+        "/console/campaigns/new",
+        "/console/chws",
+        f"/console/chws/{chw.id}",
+        "/console/sites",
+        "/console/import",
+    ]
+    for path in pages:
+        # When each page is opened
+        response = manager.get(path)
+        assert response.status_code == 200, path
+        # Then the browser is told to run scripts from our own files only
+        policy = response.headers["content-security-policy"]
+        script_src = next(p for p in policy.split("; ") if p.startswith("script-src"))
+        assert script_src == "script-src 'self'", path
+        assert "frame-ancestors 'none'" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        # And the page itself has no inline script nor event handler to be blocked
+        body = response.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", body), path
+        assert not re.search(r"\son[a-z]+\s*=", body), path
+    # And the name is shown as text, escaped
+    detail = manager.get(f"/console/beneficiaries/{woman.id}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Awa" in detail
