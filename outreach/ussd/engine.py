@@ -160,12 +160,18 @@ def field_step(
 Items = Callable[[Ctx], list[tuple[Any, str]]]
 
 
-def pick(title: str, items: Items, *, save: str, then: Target) -> Step:
-    """A numbered list built at run time (villages, women on a phone...): paged like any screen."""
+def pick(title: str, items: Items, *, save: str, then: Target, empty: str | None = None) -> Step:
+    """A numbered list built at run time (villages, women on a phone...): paged like any screen.
+
+    With `empty`, an empty list shows that text instead of a bare title; any answer to it
+    is re-prompted, as a number out of range always is.
+    """
 
     def prompt(ctx: Ctx) -> str:
         listed = items(ctx)
         ctx.data[f"_{save}_ids"] = [value for value, _ in listed]
+        if not listed and empty is not None:
+            return ctx.text(empty)
         lines = [f"{i} {label}" for i, (_, label) in enumerate(listed, 1)]
         return "\n".join([ctx.text(title), *lines])
 

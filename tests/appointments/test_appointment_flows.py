@@ -173,3 +173,14 @@ def test_ok_by_sms_confirms_her_next_appointment(client, db, pregnant) -> None:
     # And the confirmation rate of her village counts it
     rates = appointments_service.confirmation_rates(db, since=local_today(), until=tomorrow)
     assert [(r["appointments"], r["confirmed"], r["rate"]) for r in rates] == [(1, 1, 1.0)]
+
+
+def test_nothing_to_record_is_said_plainly(db, dialer, chw) -> None:
+    # Given a CHW with no appointment due among her women
+    session = _chw_menu(dialer)
+    session.answer(MENU_APPOINTMENTS)
+    # When she opens "Noter venue ou absence"
+    screen = session.answer("1")
+    # Then she is told there is nothing to record, and a number is refused
+    assert screen == "CON Aucun rendez-vous a noter.\n0 Retour"
+    assert session.answer("1").startswith("CON Choix invalide.")

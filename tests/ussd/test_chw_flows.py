@@ -170,6 +170,19 @@ def test_my_registrations_latest_first(chw, dialer, db) -> None:
     ]
 
 
+def test_my_registrations_when_there_are_none_says_so(chw, dialer) -> None:
+    # Given a CHW who has registered nobody yet
+    session = dialer()
+    # When she opens "Mes inscrites"
+    listing = _menu(session, "6")
+    # Then she is told so rather than shown a bare title
+    assert listing == "CON Aucune inscrite pour le moment.\n0 Retour"
+    # And a number typed anyway is refused, on the same screen
+    again = session.answer("1")
+    assert again.startswith("CON Choix invalide.")
+    assert "Aucune inscrite pour le moment." in again
+
+
 def test_transfer_records_the_move_and_keeps_her_enrollment(chw, woman, dialer, db) -> None:
     # Given a second CHW at another site, and Awa followed by the demo CHW
     bla = db.exec(select(Site).where(Site.level == "village", Site.name != "Pelengana")).all()

@@ -12,7 +12,7 @@ from typing import Any
 from outreach.appointments import service as appointments_service
 from outreach.appointments.models import Appointment, AppointmentKind, AppointmentSource
 from outreach.registry.models import Beneficiary
-from outreach.ussd.engine import Ctx, End, Reprompt, Step, ask, choice
+from outreach.ussd.engine import Ctx, End, Reprompt, Step, ask, choice, pick
 from outreach.ussd.flows import parse
 
 # The kinds a CHW may set by hand, in the order of the `appt_kind` menu.
@@ -53,23 +53,6 @@ def _owner(ctx: Ctx, appointment: Appointment) -> str:
 def due_items(ctx: Ctx) -> list[tuple[Any, str]]:
     rows = appointments_service.due_for_chw(ctx.db, chw_id=ctx.data["chw_id"])[:LIST_LIMIT]
     return [(a.id, _line(a, b.name)) for a, b in rows]
-
-
-def due_prompt(ctx: Ctx) -> str:
-    listed = due_items(ctx)
-    ctx.data["_appt_id_ids"] = [v for v, _ in listed]
-    if not listed:
-        return ctx.text("appt_due_empty")
-    lines = [f"{i} {label}" for i, (_, label) in enumerate(listed, 1)]
-    return "\n".join([ctx.text("appt_due"), *lines])
-
-
-def on_due(ctx: Ctx, answer: str) -> str:
-    ids = ctx.data.get("_appt_id_ids") or [v for v, _ in due_items(ctx)]
-    if not ids:
-        raise Reprompt("choice_invalid")
-    ctx.data["appt_id"] = ids[choice(answer, len(ids))]
-    return "appt_outcome"
 
 
 def outcome_prompt(ctx: Ctx) -> str:
@@ -113,23 +96,6 @@ def on_outcome(ctx: Ctx, answer: str) -> End:
 def follow_items(ctx: Ctx) -> list[tuple[Any, str]]:
     rows = appointments_service.followups(ctx.db, chw_id=ctx.data["chw_id"])[:LIST_LIMIT]
     return [(a.id, _line(a, b.name)) for a, b in rows]
-
-
-def follow_prompt(ctx: Ctx) -> str:
-    listed = follow_items(ctx)
-    ctx.data["_appt_id_ids"] = [v for v, _ in listed]
-    if not listed:
-        return ctx.text("appt_follow_empty")
-    lines = [f"{i} {label}" for i, (_, label) in enumerate(listed, 1)]
-    return "\n".join([ctx.text("appt_follow"), *lines])
-
-
-def on_follow(ctx: Ctx, answer: str) -> str:
-    ids = ctx.data.get("_appt_id_ids") or [v for v, _ in follow_items(ctx)]
-    if not ids:
-        raise Reprompt("choice_invalid")
-    ctx.data["appt_id"] = ids[choice(answer, len(ids))]
-    return "appt_follow_done"
 
 
 def follow_done_prompt(ctx: Ctx) -> str:
@@ -243,9 +209,17 @@ def on_date(ctx: Ctx, answer: str) -> End:
 
 
 STEPS: dict[str, Step] = {
-    "appt_due": Step(prompt=due_prompt, on_answer=on_due),
+    "appt_due": pick(
+        "appt_due", due_items, save="appt_id", then="appt_outcome", empty="appt_due_empty"
+    ),
     "appt_outcome": Step(prompt=outcome_prompt, on_answer=on_outcome),
-    "appt_follow": Step(prompt=follow_prompt, on_answer=on_follow),
+    "appt_follow": pick(
+        "appt_follow",
+        follow_items,
+        save="appt_id",
+        then="appt_follow_done",
+        empty="appt_follow_empty",
+    ),
     "appt_follow_done": Step(prompt=follow_done_prompt, on_answer=on_follow_done),
     "appt_ben": Step(prompt=ben_prompt, on_answer=on_ben),
     "appt_change": Step(prompt=change_prompt, on_answer=on_change),

@@ -564,20 +564,7 @@ def mine_items(ctx: Ctx) -> list[tuple[Any, str]]:
     return [(w.id, f"{w.name} {w.code}") for w in women]
 
 
-def mine_prompt(ctx: Ctx) -> str:
-    listed = mine_items(ctx)
-    ctx.data["_ben_id_ids"] = [v for v, _ in listed]
-    if not listed:
-        return ctx.text("mine_empty")
-    lines = [f"{i} {label}" for i, (_, label) in enumerate(listed, 1)]
-    return "\n".join([ctx.text("mine"), *lines])
-
-
-def on_mine(ctx: Ctx, answer: str) -> str:
-    ids = ctx.data.get("_ben_id_ids") or [v for v, _ in mine_items(ctx)]
-    if not ids:
-        raise Reprompt("choice_invalid")
-    ctx.data["ben_id"] = ids[choice(answer, len(ids))]
+def _view_card(ctx: Ctx) -> str:
     ctx.data["purpose"] = "view"
     return "ben_card"
 
@@ -680,7 +667,7 @@ STEPS: dict[str, Step] = {
     "birth_confirm": Step(prompt=birth_confirm_prompt, on_answer=on_birth_confirm),
     "loss_confirm": Step(prompt=_named("loss_confirm"), on_answer=on_loss_confirm),
     "add_inf_confirm": Step(prompt=add_infant_prompt, on_answer=on_add_infant),
-    "mine": Step(prompt=mine_prompt, on_answer=on_mine),
+    "mine": pick("mine", mine_items, save="ben_id", then=_view_card, empty="mine_empty"),
     "xfer_village": Step(prompt=_village_prompt, on_answer=on_xfer_village),
     "xfer_confirm": Step(prompt=xfer_confirm_prompt, on_answer=on_xfer_confirm),
     "chw_lang": Step(prompt=ask("language_menu"), on_answer=on_chw_language),
