@@ -6,6 +6,7 @@ like every other menu and share the CHW flow's namespace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -55,16 +56,21 @@ def due_items(ctx: Ctx) -> list[tuple[Any, str]]:
     return [(a.id, _line(a, b.name)) for a, b in rows]
 
 
-def outcome_prompt(ctx: Ctx) -> str:
-    appointment = ctx.db.get(Appointment, ctx.data.get("appt_id"))
-    if appointment is None:
-        return ctx.text("appt_due_empty")
-    return ctx.text(
-        "appt_outcome",
-        name=_owner(ctx, appointment),
-        label=appointments_service.label(appointment),
-        date=_day(appointment.due_on),
-    )
+def _about_chosen(key: str, *, gone: str) -> Callable[[Ctx], str]:
+    """A screen about the appointment just picked: her name, what, when (`gone` if it is not)."""
+
+    def prompt(ctx: Ctx) -> str:
+        appointment = ctx.db.get(Appointment, ctx.data.get("appt_id"))
+        if appointment is None:
+            return ctx.text(gone)
+        return ctx.text(
+            key,
+            name=_owner(ctx, appointment),
+            label=appointments_service.label(appointment),
+            date=_day(appointment.due_on),
+        )
+
+    return prompt
 
 
 def on_outcome(ctx: Ctx, answer: str) -> End:
@@ -96,18 +102,6 @@ def on_outcome(ctx: Ctx, answer: str) -> End:
 def follow_items(ctx: Ctx) -> list[tuple[Any, str]]:
     rows = appointments_service.followups(ctx.db, chw_id=ctx.data["chw_id"])[:LIST_LIMIT]
     return [(a.id, _line(a, b.name)) for a, b in rows]
-
-
-def follow_done_prompt(ctx: Ctx) -> str:
-    appointment = ctx.db.get(Appointment, ctx.data.get("appt_id"))
-    if appointment is None:
-        return ctx.text("appt_follow_empty")
-    return ctx.text(
-        "appt_follow_done",
-        name=_owner(ctx, appointment),
-        label=appointments_service.label(appointment),
-        date=_day(appointment.due_on),
-    )
 
 
 def on_follow_done(ctx: Ctx, answer: str) -> str | End:
@@ -212,7 +206,9 @@ STEPS: dict[str, Step] = {
     "appt_due": pick(
         "appt_due", due_items, save="appt_id", then="appt_outcome", empty="appt_due_empty"
     ),
-    "appt_outcome": Step(prompt=outcome_prompt, on_answer=on_outcome),
+    "appt_outcome": Step(
+        prompt=_about_chosen("appt_outcome", gone="appt_due_empty"), on_answer=on_outcome
+    ),
     "appt_follow": pick(
         "appt_follow",
         follow_items,
@@ -220,7 +216,9 @@ STEPS: dict[str, Step] = {
         then="appt_follow_done",
         empty="appt_follow_empty",
     ),
-    "appt_follow_done": Step(prompt=follow_done_prompt, on_answer=on_follow_done),
+    "appt_follow_done": Step(
+        prompt=_about_chosen("appt_follow_done", gone="appt_follow_empty"), on_answer=on_follow_done
+    ),
     "appt_ben": Step(prompt=ben_prompt, on_answer=on_ben),
     "appt_change": Step(prompt=change_prompt, on_answer=on_change),
     "appt_kind": Step(prompt=ask("appt_kind"), on_answer=on_kind),
