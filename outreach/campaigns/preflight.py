@@ -7,7 +7,6 @@ small queries (one per language). Nothing is written.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -241,8 +240,9 @@ def preflight(
     )
 
 
-def _select(session: Session, audience: costs.Audience, day: date, columns: str, tail: str) -> Any:
-    where, params = costs.audience_conditions(session, audience, day)
+def _select(
+    session: Session, where: list[str], params: dict[str, Any], columns: str, tail: str
+) -> Any:
     sql = f"""SELECT {columns} FROM beneficiary b
         {RECIPIENT_JOINS}
         LEFT JOIN site v ON v.id = b.village_id
@@ -263,14 +263,15 @@ def samples(
     """Up to three messages exactly as they will be sent, drawn from both languages."""
     settings = get_settings()
     drawn: list[list[Any]] = []
+    # The audience's conditions once (a site filter walks the site tree), one language each.
+    where, params = costs.audience_conditions(session, audience, day)
     for lang in LANGUAGES:
         if audience.languages and lang not in audience.languages:
             continue
-        narrowed = dataclasses.replace(audience, languages=(lang,))
         rows = _select(
             session,
-            narrowed,
-            day,
+            [*where, f"({LANGUAGE}) = :sample_language"],
+            {**params, "sample_language": lang},
             f"({LANGUAGE}) AS language, ({ADDRESSING}) AS addressing, ({TO_NUMBER}) AS to_number,"
             f" {ADDRESSEE} AS addressee, v.name AS site",
             f"ORDER BY b.id LIMIT {SAMPLES}",

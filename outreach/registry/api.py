@@ -321,11 +321,11 @@ def _csv_lines(filters: Filters) -> Iterator[str]:
     writer.writerow(columns)
     last_id = 0
     with unit_of_work() as session:
+        # Built once: a site filter walks the site tree, which no chunk needs to redo.
+        matching = _filtered(session, **filters)
         while True:
             chunk = session.exec(
-                _filtered(session, **filters)
-                .where(col(Beneficiary.id) > last_id)
-                .limit(EXPORT_CHUNK)
+                matching.where(col(Beneficiary.id) > last_id).limit(EXPORT_CHUNK)
             ).all()
             phone_ids = {row.phone_id for row in chunk if row.phone_id is not None}
             numbers: dict[int | None, str] = {}
