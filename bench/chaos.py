@@ -35,7 +35,9 @@ from pipeline_harness import (
     status_counts,
     workdir,
 )
-from sqlalchemy import text
+from sqlalchemy import select, text
+
+from outreach.outbox.models import OutboundMessage
 
 AMBIGUOUS = ("timeout", "lease_expired", "late_result")
 
@@ -142,7 +144,9 @@ def _count(engine: Any, ledger_path: Path, total: int) -> dict[str, Any]:
     ledger = read_ledger(ledger_path)
     accepted_per_number = Counter(entry["number"] for entry in ledger)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, to_number, status FROM outbound_message")).all()
+        # Through the model's column: the number is stored encrypted.
+        message = OutboundMessage.__table__.c  # type: ignore[attr-defined]
+        rows = conn.execute(select(message.id, message.to_number, message.status)).all()
         ambiguous_rows = conn.execute(
             text(
                 "SELECT message_id, count(*) FROM message_attempt"

@@ -36,21 +36,22 @@ PASSWORD = "bench-2026"  # noqa: S105 - a throwaway account in a wiped database
 SEED_SQL = [
     # Phones and women: names from two small lists, villages round-robin.
     """
-    INSERT INTO phone (e164, status, created_at)
-    SELECT '+223' || (ARRAY['76','66','70','90','65','79','99','83','71','62'])[1 + g % 10]
-             || lpad(g::text, 6, '0'),
-           CASE WHEN g % 97 = 0 THEN 'opted_out' ELSE 'active' END, now()
-    FROM generate_series(1, :people) g
+    INSERT INTO phone (e164, e164_index, status, created_at)
+    SELECT n, n, CASE WHEN g % 97 = 0 THEN 'opted_out' ELSE 'active' END, now()
+    FROM generate_series(1, :people) g,
+         LATERAL (SELECT '+223' || (ARRAY['76','66','70','90','65','79','99','83','71','62'])
+                  [1 + g % 10] || lpad(g::text, 6, '0') AS n) number
     """,
     # 1,000 CHWs, each relaying to the women without a phone in her villages.
     """
-    INSERT INTO phone (e164, status, created_at)
-    SELECT '+22375' || lpad(g::text, 6, '0'), 'active', now() FROM generate_series(1, 1000) g
+    INSERT INTO phone (e164, e164_index, status, created_at)
+    SELECT '+22375' || lpad(g::text, 6, '0'), '+22375' || lpad(g::text, 6, '0'), 'active', now()
+    FROM generate_series(1, 1000) g
     """,
     """
     INSERT INTO chw (name, phone_id, pin_hash, language, failed_pin_attempts, active, created_at)
-    SELECT 'ASC ' || g, p.id, 'x', CASE WHEN g % 2 = 0 THEN 'fr' ELSE 'bm' END, 0, g % 100 <> 0,
-           now()
+    SELECT (CAST(:chw_names AS TEXT[]))[g], p.id, 'x', CASE WHEN g % 2 = 0 THEN 'fr' ELSE 'bm' END,
+           0, g % 100 <> 0, now()
     FROM generate_series(1, 1000) g JOIN phone p ON p.e164 = '+22375' || lpad(g::text, 6, '0')
     """,
     """
@@ -64,9 +65,7 @@ SEED_SQL = [
     INSERT INTO beneficiary (code, name, phone_id, phone_kind, chw_id, village_id, language,
                              displaced, status, created_at)
     SELECT lpad((10000000 + g)::text, 8, '0'),
-           (ARRAY['Awa','Fanta','Oumou','Kadiatou','Mariam','Aminata','Bintou','Hawa'])[1 + g % 8]
-             || ' ' ||
-           (ARRAY['Traoré','Coulibaly','Diarra','Keïta','Sangaré','Diallo','Touré'])[1 + g % 7],
+           (CAST(:names AS TEXT[]))[1 + (g % 8) * 7 + g % 7],
            -- 70% her own phone, 15% a shared one, 15% none (reached through a CHW).
            CASE WHEN g % 20 < 17 THEN p.id END,
            CASE WHEN g % 20 < 14 THEN 'own' WHEN g % 20 < 17 THEN 'shared' ELSE 'none' END,
@@ -88,6 +87,23 @@ SEED_SQL = [
                 ELSE current_date + (b.id % 245) END,
            'active', current_date, now()
     FROM beneficiary b
+    """,
+    # Each name's words as keyed hashes, what a name search looks up (outreach.registry.names).
+    """
+    INSERT INTO name_token (kind, owner_id, token)
+    SELECT 'beneficiary', b.id, t.token
+    FROM beneficiary b,
+         LATERAL (SELECT CAST(b.code AS INTEGER) - 10000000 AS g) n,
+         LATERAL (VALUES ((CAST(:first_tokens AS TEXT[]))[1 + n.g % 8]),
+                         ((CAST(:last_tokens AS TEXT[]))[1 + n.g % 7])) t(token)
+    """,
+    """
+    INSERT INTO name_token (kind, owner_id, token)
+    SELECT 'chw', c.id, t.token
+    FROM generate_series(1, 1000) g
+    JOIN phone p ON p.e164 = '+22375' || lpad(g::text, 6, '0')
+    JOIN chw c ON c.phone_id = p.id,
+         LATERAL (VALUES (:asc_token), ((CAST(:number_tokens AS TEXT[]))[g])) t(token)
     """,
     # A million messages over 60 days: mostly delivered, some failed, sent or cancelled.
     """
@@ -120,7 +136,7 @@ SEED_SQL = [
     """
     INSERT INTO inbound_message (gateway_id, from_number, text, beneficiary_id, intent,
                                  received_at)
-    SELECT 'bench-in-' || g, '+22376' || lpad(g::text, 6, '0'), 'Merci, quand est la séance ?',
+    SELECT 'bench-in-' || g, '+22376' || lpad(g::text, 6, '0'), :inbound_text,
            (SELECT min(id) FROM beneficiary) + g, 'other', now() - g * interval '1 minute'
     FROM generate_series(1, 5000) g
     """,
@@ -138,8 +154,29 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+FIRST = ["Awa", "Fanta", "Oumou", "Kadiatou", "Mariam", "Aminata", "Bintou", "Hawa"]
+LAST = ["Traoré", "Coulibaly", "Diarra", "Keïta", "Sangaré", "Diallo", "Touré"]
+
+
+def _encrypted() -> dict[str, object]:
+    """The seed's names as the application stores them: ciphertexts and word tokens."""
+    from outreach.encryption import keys
+    from outreach.registry import names
+
+    return {
+        "names": [keys.encrypt(f"{first} {last}") for first in FIRST for last in LAST],
+        "first_tokens": [names.tokens(first)[0] for first in FIRST],
+        "last_tokens": [names.tokens(last)[0] for last in LAST],
+        "number_tokens": [names.tokens(str(g))[0] for g in range(1, 1001)],
+        "chw_names": [keys.encrypt(f"ASC {g}") for g in range(1, 1001)],
+        "asc_token": names.tokens("ASC")[0],
+        "inbound_text": keys.encrypt("Merci, quand est la séance ?"),
+    }
+
+
 def seed(url: str) -> dict[str, int]:
     """Empty the database, migrate it and fill it; returns ids the pages need."""
+    from encrypted_seed import encrypt_numbers
     from sqlalchemy import text
     from sqlmodel import Session, select
 
@@ -167,7 +204,10 @@ def seed(url: str) -> dict[str, int]:
     started = time.perf_counter()
     with engine.begin() as conn:
         for sql in SEED_SQL:
-            conn.execute(text(sql), {"people": PEOPLE, "messages": MESSAGES})
+            conn.execute(text(sql), {"people": PEOPLE, "messages": MESSAGES, **_encrypted()})
+    # Numbers are written in clear above (SQL cannot encrypt), then stored as the
+    # application stores them.
+    encrypt_numbers(engine)
     with Session(engine) as session:
         campaign = Campaign(
             name="Hygiène jeudi",

@@ -35,14 +35,17 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from encrypted_seed import encrypt_numbers  # noqa: E402 - after the path is set
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/outreach_bench"
 
 # One outbox row as the fan-out writes it: a 130-character body, a 20-odd-character
-# key, a beneficiary (foreign key checked, as for the fan-out's rows).
+# key, the number as stored (100 characters of ciphertext, a 32-character blind index),
+# a beneficiary (foreign key checked, as for the fan-out's rows).
 RAW_INSERT = """
-INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, body, sender_id,
-    language, beneficiary_id, status, due_at, created_at, updated_at, attempt_count)
-SELECT 'raw:' || g || '-preg_w20', 'programme', 2, '+2237' || lpad(g::text, 7, '0'),
+INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, to_index, body,
+    sender_id, language, beneficiary_id, status, due_at, created_at, updated_at, attempt_count)
+SELECT 'raw:' || g || '-preg_w20', 'programme', 2, lpad(g::text, 100, 'x'), md5(g::text),
        repeat('x', 130), NULL, 'fr', 1 + (g - 1) % :people, 'queued', now(), now(), now(), 0
 FROM generate_series(1, :rows) AS g
 """
@@ -56,24 +59,34 @@ def generate(engine: Engine, n: int, today: date) -> None:
     """N women: 70% own phone, 15% shared (pairs), 15% none (via 1 CHW per 500)."""
     from sqlalchemy import text
 
+    from outreach.encryption import keys
+
     chws = max(1, n // 500)
+    # Names are stored encrypted: a few real ciphertexts, repeated, give every row the
+    # width and the cost (a copy into the outbox) of the real thing.
+    people = ["Awa Traoré", "Fanta Coulibaly", "Kadiatou Diarra", "Oumou Keïta"]
+    names = ", ".join(f"'{keys.encrypt(name)}'" for name in people)
+    short = ", ".join(f"'{keys.encrypt(name)}'" for name in people)
+    chw_names = ", ".join(f"'{keys.encrypt(f'ASC {g}')}'" for g in range(1, 5))
     sql = [
         # Phones: one per own-phone woman, one per pair on a shared phone, 1% opted out.
-        f"""INSERT INTO phone (id, e164, status, created_at)
-        SELECT g, '+2237' || lpad(g::text, 7, '0'),
+        # In clear first (the number as its provisional index): see encrypted_seed.
+        f"""INSERT INTO phone (id, e164, e164_index, status, created_at)
+        SELECT g, '+2237' || lpad(g::text, 7, '0'), '+2237' || lpad(g::text, 7, '0'),
                CASE WHEN g % 100 = 7 THEN 'opted_out' ELSE 'active' END, now()
         FROM generate_series(1, {n}) g WHERE g % 20 NOT IN (15, 17, 18, 19)""",  # noqa: S608
-        f"""INSERT INTO phone (id, e164, status, created_at)
-        SELECT {n} + g, '+2236' || lpad(g::text, 7, '0'), 'active', now()
+        f"""INSERT INTO phone (id, e164, e164_index, status, created_at)
+        SELECT {n} + g, '+2236' || lpad(g::text, 7, '0'), '+2236' || lpad(g::text, 7, '0'),
+               'active', now()
         FROM generate_series(1, {chws}) g""",  # noqa: S608
         f"""INSERT INTO chw (id, name, phone_id, pin_hash, language, failed_pin_attempts,
             active, created_at)
-        SELECT g, 'ASC ' || g, {n} + g, 'x', CASE WHEN g % 3 = 0 THEN 'bm' ELSE 'fr' END,
-               0, true, now()
+        SELECT g, (ARRAY[{chw_names}])[1 + g % 4], {n} + g, 'x',
+               CASE WHEN g % 3 = 0 THEN 'bm' ELSE 'fr' END, 0, true, now()
         FROM generate_series(1, {chws}) g""",  # noqa: S608
         f"""INSERT INTO beneficiary (id, code, name, phone_id, phone_kind, chw_id, language,
             displaced, status, created_at)
-        SELECT g, g::text, 'Awa Traoré ' || g,
+        SELECT g, g::text, (ARRAY[{names}])[1 + g % 4],
                CASE WHEN g % 20 < 14 THEN g WHEN g % 20 IN (14, 16) THEN g
                     WHEN g % 20 = 15 THEN g - 1 END,
                CASE WHEN g % 20 < 14 THEN 'own' WHEN g % 20 < 17 THEN 'shared' ELSE 'none' END,
@@ -91,7 +104,7 @@ def generate(engine: Engine, n: int, today: date) -> None:
                     ELSE DATE '{today}' - ((g::bigint * 7919) % 735)::int END,
                'active',
                CASE WHEN g % 1000 = 0 THEN DATE '{today}' ELSE DATE '{today}' - 400 END,
-               left('Awa Traoré ' || g, 20), now()
+               (ARRAY[{short}])[1 + g % 4], now()
         FROM generate_series(1, {n}) g""",  # noqa: S608
         f"SELECT setval('phone_id_seq', {n + chws})",
         f"SELECT setval('chw_id_seq', {chws})",
@@ -101,6 +114,7 @@ def generate(engine: Engine, n: int, today: date) -> None:
     with engine.begin() as conn:
         for statement in sql:
             conn.execute(text(statement))
+    encrypt_numbers(engine)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 

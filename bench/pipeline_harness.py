@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from outreach.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from outreach.encryption import keys  # noqa: E402
 from outreach.migrate import upgrade  # noqa: E402
 from outreach.outbox.models import OutboundMessage  # noqa: E402
 from outreach.timeutil import utcnow  # noqa: E402
@@ -87,6 +88,7 @@ def bulk_insert(
                 "kind": kind,
                 "priority": priority,
                 "to_number": to,
+                "to_index": keys.blind_index(to),
                 "body": body,
                 "status": "queued",
                 "due_at": due,
@@ -218,6 +220,10 @@ class Stack:
 def base_env(database_url: str, workdir: Path, **overrides: object) -> dict[str, str]:
     """Settings for a bench stack: every window open, no delivery reports, a ledger file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+    # The harness writes numbers encrypted: the stack must read them with the same keys.
+    for name in ("OUTREACH_SECRET_KEY", "OUTREACH_DATA_KEYS", "OUTREACH_INDEX_KEYS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     env.update(
         OUTREACH_ENV="development",
         OUTREACH_DATABASE_URL=database_url,

@@ -28,14 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from encrypted_seed import encrypt_numbers  # noqa: E402 - after the path is set
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/outreach_appointments"
 KINDS = ("anc", "postnatal", "vaccination", "growth", "vitamin_a", "clinic_day", "awareness")
 
 RAW_INSERT = """
-INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, body, sender_id,
-    language, beneficiary_id, status, due_at, expires_at, created_at, updated_at,
+INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, to_index, body,
+    sender_id, language, beneficiary_id, status, due_at, expires_at, created_at, updated_at,
     attempt_count)
-SELECT 'raw:' || g || '-eve', 'reminder', 1, '+2237' || lpad(g::text, 7, '0'),
+SELECT 'raw:' || g || '-eve', 'reminder', 1, lpad(g::text, 100, 'x'), md5(g::text),
        repeat('x', 90), NULL, 'fr', 1 + (g - 1) % :people, 'queued', now(), now(), now(), now(), 0
 FROM generate_series(1, :rows) AS g
 """
@@ -55,11 +57,13 @@ def generate(url: str, n: int) -> None:
     chws = max(1, n // 500)
     kinds = "ARRAY[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
     sql = [
-        f"""INSERT INTO phone (id, e164, status, created_at)
-        SELECT g, '+2237' || lpad(g::text, 7, '0'), 'active', now()
+        f"""INSERT INTO phone (id, e164, e164_index, status, created_at)
+        SELECT g, '+2237' || lpad(g::text, 7, '0'), '+2237' || lpad(g::text, 7, '0'), 'active',
+               now()
         FROM generate_series(1, {n}) g WHERE g % 20 NOT IN (15, 17, 18, 19)""",  # noqa: S608
-        f"""INSERT INTO phone (id, e164, status, created_at)
-        SELECT {n} + g, '+2236' || lpad(g::text, 7, '0'), 'active', now()
+        f"""INSERT INTO phone (id, e164, e164_index, status, created_at)
+        SELECT {n} + g, '+2236' || lpad(g::text, 7, '0'), '+2236' || lpad(g::text, 7, '0'),
+               'active', now()
         FROM generate_series(1, {chws}) g""",  # noqa: S608
         f"""INSERT INTO chw (id, name, phone_id, pin_hash, language, failed_pin_attempts,
             active, created_at)
@@ -87,6 +91,7 @@ def generate(url: str, n: int) -> None:
     with engine.begin() as conn:
         for statement in sql:
             conn.execute(text(statement))
+    encrypt_numbers(engine)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ from rich.table import Table
 
 from outreach.accounts.cli import app as user_app
 from outreach.config import VAR_DIR, get_settings
+from outreach.encryption.cli import app as keys_app
+from outreach.privacy.cli import app as privacy_app
 from outreach.programmes.cli import content_app
 from outreach.registry.cli import app as beneficiary_app
 
@@ -28,6 +31,8 @@ app.add_typer(chw_app, name="chw")
 app.add_typer(content_app, name="content")
 app.add_typer(beneficiary_app, name="beneficiary")
 app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 
 DEMO_CHW_PHONE = "+22370000001"
@@ -76,8 +81,10 @@ def worker(
     queues: str = "outbox,maintenance",
 ) -> None:
     """Run a Celery worker (scale out by starting more of these)."""
+    from outreach.logging import configure_logging
     from workers.app import celery_app
 
+    configure_logging("worker")
     celery_app.worker_main(
         [
             "worker",
@@ -94,8 +101,10 @@ def worker(
 @app.command()
 def beat() -> None:
     """Run Celery beat, which schedules the periodic sweeper (run exactly one)."""
+    from outreach.logging import configure_logging
     from workers.app import celery_app
 
+    configure_logging("beat")
     VAR_DIR.mkdir(exist_ok=True)
     celery_app.start(["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"])
 
@@ -400,6 +409,12 @@ def _fail(message: str) -> None:
 
 
 def main() -> None:
+    from outreach.logging import configure_logging
+
+    # Settings that refuse to load are reported by the command that needs them (and
+    # `--help` still works): logging then stays Python's default until a command sets it up.
+    with contextlib.suppress(ValueError):
+        configure_logging("cli")
     app()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
@@ -47,6 +49,13 @@ class Settings(BaseSettings):
     )
     # A gateway form is a few hundred bytes: anything far larger is refused (413).
     callback_max_bytes: int = Field(default=16_384, ge=1_024)
+    # Personal data (names, numbers, texts) is encrypted with the first data key; every
+    # listed key decrypts, so a new key goes first and the old one stays until
+    # `outreach keys rotate` has rewritten the rows. Fernet keys (`outreach keys new`).
+    data_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Keys of the blind indexes (keyed hashes used to find a number or a name); the first
+    # writes, all are matched during a rotation.
+    index_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     timezone: str = "Africa/Bamako"
     default_region: str = "ML"
@@ -151,6 +160,15 @@ class Settings(BaseSettings):
     # Failed logins allowed per email and per client IP within the window.
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Staff are alerted when one CHW is locked out of USSD this many times in the window.
+    pin_lockout_alert_threshold: int = Field(default=3, ge=1)
+    pin_lockout_alert_window_hours: int = Field(default=24, ge=1)
+
+    # Data protection. Message bodies, inbound texts and other free text older than this
+    # many days are blanked (rows, statuses and costs stay for reporting).
+    message_retention_days: int = Field(default=180, ge=1)
+    # Rows of each kind blanked per retention transaction.
+    retention_batch: int = Field(default=1_000, ge=1)
 
     simulator_enabled: bool = True
 
@@ -204,6 +222,35 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("data_keys", "index_keys", mode="before")
+    @classmethod
+    def _comma_separated_keys(cls, value: object) -> object:
+        # .env.example's "change-me" counts as unset: production then names the variable.
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list):
+            return [v for v in value if not isinstance(v, str) or v not in PLACEHOLDER_SECRETS]
+        return value
+
+    @field_validator("data_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            try:
+                raw = base64.urlsafe_b64decode(key.get_secret_value().encode())
+            except (ValueError, binascii.Error):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("each OUTREACH_DATA_KEYS entry must come from `outreach keys new`")
+        return value
+
+    @field_validator("index_keys")
+    @classmethod
+    def _long_index_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < 32 for key in value):
+            raise ValueError("each OUTREACH_INDEX_KEYS entry must be 32 characters or more")
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.env != "production":
@@ -222,6 +269,11 @@ class Settings(BaseSettings):
             problems.append("OUTREACH_AT_API_KEY is a placeholder")
         if self.debug:
             problems.append("OUTREACH_DEBUG must be off in production")
+        # Derived keys would sit next to the secret key: personal data needs its own.
+        if not self.data_keys:
+            problems.append("OUTREACH_DATA_KEYS must be set in production")
+        if not self.index_keys:
+            problems.append("OUTREACH_INDEX_KEYS must be set in production")
         if not self.redis_url:
             problems.append("OUTREACH_REDIS_URL must be set in production")
         if self.is_sqlite:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, create_engine
 
 from outreach.config import get_settings
+from outreach.encryption import service as encryption
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ def _insert_statement(table: Any, dialect: str, conflict: tuple[str, ...] | None
 
 def _row_insert(session: Session, row: SQLModel, conflict: Sequence[str]) -> Any:
     table: Any = type(row).__table__  # type: ignore[attr-defined]
+    # Blind indexes are written with the row: this path skips the ORM's insert events.
+    encryption.fill(row)
     values = {
         c.key: getattr(row, c.key)
         for c in table.columns
@@ -224,5 +227,5 @@ def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) ->
     stmt = _insert_statement(table, session.get_bind().dialect.name, None)
     # RETURNING tells a skipped row from an inserted one on both back ends (rowcount
     # is -1 on PostgreSQL once SQLAlchemy adds its own RETURNING).
-    result = session.execute(stmt, values)
+    result = session.execute(stmt, encryption.derive(table, dict(values)))
     return result.first() is not None

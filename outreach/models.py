@@ -1,6 +1,6 @@
 """Import every table so SQLModel.metadata is complete (Alembic and tests use it)."""
 
-from outreach.accounts.models import ApiToken, StaffUser
+from outreach.accounts.models import ApiToken, StaffUser, StaffUserSite
 from outreach.appointments.models import Appointment, ClinicRound
 from outreach.audit.models import AuditEntry
 from outreach.campaigns.models import Campaign, CampaignRun
@@ -10,10 +10,12 @@ from outreach.imports.models import BeneficiaryImport
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import DeliveryReport, MessageAttempt, OutboundMessage
 from outreach.programmes.models import Enrollment
+from outreach.registry import names as _names  # noqa: F401  (name tokens follow every write)
 from outreach.registry.models import (
     Beneficiary,
     Child,
     Consent,
+    NameToken,
     Phone,
     SelfRegistration,
     Transfer,
@@ -41,12 +43,14 @@ __all__ = [
     "Facility",
     "InboundMessage",
     "MessageAttempt",
+    "NameToken",
     "OptOutNotice",
     "OutboundMessage",
     "Phone",
     "SelfRegistration",
     "Site",
     "StaffUser",
+    "StaffUserSite",
     "Transfer",
     "UssdSessionEvent",
 ]

@@ -43,6 +43,7 @@ if not os.environ.get("OUTREACH_REDIS_URL"):
     os.environ["OUTREACH_REDIS_URL"] = _EMBEDDED.start()
 
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 from outreach import models  # noqa: E402, F401
@@ -82,6 +83,19 @@ def migrated() -> None:
 
 
 def _truncate() -> None:
+    # The real-process stack's worker may still be finishing a test's last task: a
+    # deadlock with it is retried once the worker's transaction has ended.
+    for attempt in range(5):
+        try:
+            _delete_everything()
+            return
+        except OperationalError as exc:
+            if attempt == 4 or "deadlock" not in str(exc).lower():
+                raise
+            time.sleep(0.5)
+
+
+def _delete_everything() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:

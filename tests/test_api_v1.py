@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -122,6 +124,27 @@ def test_api_docs_load_nothing_from_outside(client, staff: dict[str, dict[str, s
     assert client.get("/api/v1/docs/index.j2", headers=staff["viewer"]).status_code == 404
 
 
+def test_api_docs_allow_only_their_own_scripts(client, staff: dict[str, dict[str, str]]) -> None:
+    # Given signed-in staff on the documentation page
+    served = client.get("/api/v1/docs", headers=staff["viewer"])
+    policy = served.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    # Then scripts come from the API itself or match the hash of the inline start-up
+    # script exactly as served, and nothing runs inline otherwise
+    assert "unsafe-inline" not in directives["script-src"]
+    assert "unsafe-eval" not in directives["script-src"]
+    inline = re.findall(r"<script>(.*?)</script>", served.text, re.DOTALL)
+    assert inline
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in directives["script-src"]
+    # And the page cannot be framed or sniffed, nor its assets
+    assert directives["frame-ancestors"] == "'none'"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    asset = client.get("/api/v1/docs/swagger-ui-bundle.js", headers=staff["viewer"])
+    assert asset.headers["x-content-type-options"] == "nosniff"
+
+
 # (method, path, body, lowest role allowed). Bodies are valid or nearly: what matters is
 # that a role below gets 403 before validation, and the role itself gets past the check.
 def _writes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, str]]:
@@ -230,3 +253,15 @@ def test_permission_matrix(client, staff, world, index: int) -> None:
             # and an allowed role gets past the check (a repeat may be a 422, never a 500)
             assert response.status_code not in (401, 403), (role, response.text)
             assert response.status_code < 500, (role, response.text)
+
+
+def test_an_id_beyond_the_database_range_is_a_422(client, staff: dict[str, dict[str, str]]) -> None:
+    # Given an id far larger than any database integer (found by the schema fuzz)
+    huge = 10**30
+    # When an admin changes the role of the user with that id, and looks up that CHW
+    changed = client.patch(f"/api/v1/users/{huge}", json={"role": "viewer"}, headers=staff["admin"])
+    looked_up = client.get(f"/api/v1/chws/{huge}", headers=staff["admin"])
+    # Then the change is a clean 422 in French, the look-up a 422 or a 404, never a 500
+    assert changed.status_code == 422, changed.text
+    assert "hors limites" in changed.json()["detail"]
+    assert looked_up.status_code in (404, 422), looked_up.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -274,4 +275,23 @@ def test_oversized_bodies_are_refused_before_they_are_read(client, db, path) -> 
     for response in (urlencoded, multipart, streamed):
         assert response.status_code == 413, response.text
         assert response.json() == {"detail": "requête trop volumineuse"}
+    assert _stored_rows(db) == 0
+
+
+@pytest.mark.parametrize("path", list(CALLBACKS))
+def test_a_valid_form_in_the_wrong_content_type_is_a_422_and_stores_nothing(
+    client, db, path
+) -> None:
+    # Given a form the gateway would send, with every field right
+    fields = CALLBACKS[path]
+    # When it arrives as JSON, or as url-encoded text labelled text/plain or XML
+    as_json = client.post(path, json=fields)
+    as_text = client.post(path, content=urlencode(fields), headers={"content-type": "text/plain"})
+    as_xml = client.post(
+        path, content=urlencode(fields), headers={"content-type": "application/xml"}
+    )
+    # Then each is a 422 naming the missing fields, and nothing is stored
+    for response in (as_json, as_text, as_xml):
+        assert response.status_code == 422, (response.status_code, response.text)
+        assert "requête invalide" in response.json()["detail"]
     assert _stored_rows(db) == 0

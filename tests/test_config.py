@@ -14,6 +14,8 @@ from outreach.config import Settings
 SECRET_KEY = "s3-7d1f0b9e2c4a6e8f0a1b2c3d4e5f6a7b"
 CALLBACK_KEY = "cb-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 AT_API_KEY = "atsk_5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a"
+DATA_KEY = "q3nUQ0fJ8W1yH2bX5kP7sD9vR4tL6mC0aE8gZ2iK1oY="
+INDEX_KEY = "ix-4b1d9e7c3a5f8e2d6c0b9a8f7e6d5c4b3a2f1e0d"
 
 
 @pytest.fixture
@@ -37,6 +39,8 @@ def _production(**overrides: Any) -> Settings:
         "database_url": "postgresql+psycopg://outreach@db.internal:5432/outreach",
         "redis_url": "redis://redis.internal:6379/0",
         "debug": False,
+        "data_keys": DATA_KEY,
+        "index_keys": INDEX_KEY,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -70,6 +74,8 @@ def test_a_fully_specified_production_config_is_accepted(clean_env) -> None:
         ({"redis_url": None}, "OUTREACH_REDIS_URL"),
         ({"redis_url": ""}, "OUTREACH_REDIS_URL"),
         ({"debug": True}, "OUTREACH_DEBUG"),
+        ({"data_keys": ""}, "OUTREACH_DATA_KEYS"),
+        ({"index_keys": ""}, "OUTREACH_INDEX_KEYS"),
     ],
     ids=[
         "secret-placeholder",
@@ -85,6 +91,8 @@ def test_a_fully_specified_production_config_is_accepted(clean_env) -> None:
         "no-redis",
         "empty-redis",
         "debug",
+        "no-data-key",
+        "no-index-key",
     ],
 )
 def test_production_refuses_an_unsafe_setting(clean_env, overrides, complaint) -> None:
@@ -113,8 +121,41 @@ def test_production_lists_every_problem_at_once(clean_env) -> None:
         "OUTREACH_AT_API_KEY",
         "OUTREACH_REDIS_URL",
         "OUTREACH_DATABASE_URL",
+        "OUTREACH_DATA_KEYS",
+        "OUTREACH_INDEX_KEYS",
     ):
         assert variable in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"data_keys": "not-a-fernet-key"}, "OUTREACH_DATA_KEYS"),
+        ({"data_keys": f"{DATA_KEY},short"}, "OUTREACH_DATA_KEYS"),
+        ({"index_keys": "too-short"}, "OUTREACH_INDEX_KEYS"),
+    ],
+    ids=["data-key-malformed", "second-data-key-malformed", "index-key-short"],
+)
+def test_malformed_keys_are_refused_in_any_environment(clean_env, overrides, complaint) -> None:
+    # Given a key that is not what `outreach keys new` prints
+    # When the settings are built, even outside production
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **overrides)
+    # Then they are refused, naming the variable without echoing the key
+    message = str(refused.value)
+    assert complaint in message
+    assert "not-a-fernet-key" not in message and "too-short" not in message
+
+
+def test_several_keys_are_read_in_order(clean_env, monkeypatch) -> None:
+    # Given a new data key placed before the one being retired, as in a rotation
+    monkeypatch.setenv("OUTREACH_DATA_KEYS", f"{DATA_KEY}, {DATA_KEY[::-1][1:]}=")
+    monkeypatch.setenv("OUTREACH_INDEX_KEYS", INDEX_KEY)
+    # When the settings are read
+    settings = Settings(_env_file=None)
+    # Then both are kept, the new one first
+    assert settings.data_keys[0].get_secret_value() == DATA_KEY
+    assert len(settings.data_keys) == 2 and len(settings.index_keys) == 1
 
 
 def test_production_refusal_does_not_print_the_secrets(clean_env) -> None:
@@ -140,6 +181,8 @@ def test_production_reads_the_environment(clean_env, monkeypatch) -> None:
         "AT_API_KEY": AT_API_KEY,
         "DATABASE_URL": "postgresql+psycopg://outreach@db.internal:5432/outreach",
         "REDIS_URL": "redis://redis.internal:6379/0",
+        "DATA_KEYS": DATA_KEY,
+        "INDEX_KEYS": INDEX_KEY,
     }.items():
         monkeypatch.setenv(f"OUTREACH_{name}", value)
     # When the settings are read

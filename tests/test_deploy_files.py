@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from outreach.cli import app as cli_app
 from outreach.config import Settings
+from outreach.encryption import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -36,9 +37,17 @@ REQUIRED_SECRETS = (
     "OUTREACH_AT_API_KEY",
     "OUTREACH_AT_USERNAME",
     "POSTGRES_PASSWORD",
+    "OUTREACH_DATA_KEYS",
+    "OUTREACH_INDEX_KEYS",
 )
 # The secrets the application itself refuses to run with when they are placeholders.
-APP_CHECKED_SECRETS = ("OUTREACH_SECRET_KEY", "OUTREACH_CALLBACK_KEY", "OUTREACH_AT_API_KEY")
+APP_CHECKED_SECRETS = (
+    "OUTREACH_SECRET_KEY",
+    "OUTREACH_CALLBACK_KEY",
+    "OUTREACH_AT_API_KEY",
+    "OUTREACH_DATA_KEYS",
+    "OUTREACH_INDEX_KEYS",
+)
 OUTREACH_VAR = re.compile(r"\bOUTREACH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
@@ -344,6 +353,7 @@ def test_real_secrets_with_compose_environment_pass_the_production_check(
     values = env_example()
     for name in (*APP_CHECKED_SECRETS, "OUTREACH_AT_USERNAME", "POSTGRES_PASSWORD"):
         values[name] = secrets.token_hex(24)
+    values["OUTREACH_DATA_KEYS"] = keys.generate_data_key()
     # when the settings are built with Compose's fixed environment
     settings = production_settings(compose, values)
     # then the production check passes: PostgreSQL, Redis and Africa's Talking on the services

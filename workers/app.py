@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from celery.schedules import crontab
 
 from outreach.config import get_settings
-from outreach.logging import configure_logging
+from outreach.logging import bind, configure_logging, unbind
 from outreach.programmes.beat import fan_out_schedule
 
 
@@ -64,6 +66,12 @@ def create_celery() -> Celery:
                     "expires": settings.appointment_plan_interval_seconds,
                 },
             },
+            # Once a day, at a quiet hour in Bamako (UTC+0): each batch is a short transaction.
+            "privacy-purge": {
+                "task": "privacy.purge_expired_text",
+                "schedule": crontab(hour=2, minute=40),
+                "options": {"queue": "maintenance", "expires": 3600},
+            },
         },
         timezone="UTC",
         imports=(
@@ -72,12 +80,38 @@ def create_celery() -> Celery:
             "workers.appointments",
             "workers.imports",
             "workers.campaigns",
+            "workers.privacy",
         ),
     )
     return app
 
 
 configure_logging()
+
+
+@signals.setup_logging.connect
+def _logging(**_kwargs: Any) -> None:
+    # Connected, this keeps Celery's own setup away: worker and beat log through ours
+    # (JSON in production, redacted), not Celery's plain handlers.
+    configure_logging()
+
+
+# Every line a task logs names the task and its id (tasks take ids, so nothing else).
+_task_tokens: dict[str, Any] = {}
+
+
+@signals.task_prerun.connect
+def _task_context(task_id: str = "", task: Any = None, **_kwargs: Any) -> None:
+    _task_tokens[task_id] = bind(task=getattr(task, "name", None), task_id=task_id)
+
+
+@signals.task_postrun.connect
+def _task_context_end(task_id: str = "", **_kwargs: Any) -> None:
+    token = _task_tokens.pop(task_id, None)
+    if token is not None:
+        unbind(token)
+
+
 # A drain is published every tick: one "received / succeeded / sending due task" line per
 # second would drown the pipeline's own log lines. Failures are still logged as errors.
 for _name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):

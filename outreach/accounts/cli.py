@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import select
 
 from outreach.accounts import service, sessions
 from outreach.accounts.models import Role
@@ -208,3 +209,66 @@ def tokens(email: Annotated[str, typer.Argument(help="Adresse e-mail du compte."
         console.print("Aucun jeton pour ce compte.")
         return
     console.print(table)
+
+
+@app.command("sites")
+def sites(
+    email: Annotated[str, typer.Argument(help="Adresse e-mail du compte.")],
+    site: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--site",
+            help="Lieu (id ou nom exact) auquel limiter le compte; répéter pour plusieurs.",
+        ),
+    ] = None,
+    all_sites: Annotated[
+        bool, typer.Option("--all", help="Lever la limite: le compte voit tous les lieux.")
+    ] = False,
+) -> None:
+    """Show, limit or lift the sites an account sees (a site covers every place under it)."""
+    from outreach.accounts import scopes
+    from outreach.sites.models import Site
+
+    try:
+        with unit_of_work() as session:
+            user = service.require_by_email(session, email=email)
+            assert user.id is not None
+            if site or all_sites:
+                if site and all_sites:
+                    _fail("--site et --all s'excluent")
+                ids: list[int] = []
+                for value in site or []:
+                    found = (
+                        session.get(Site, int(value))
+                        if value.isdigit()
+                        else session.exec(select(Site).where(Site.name == value.strip())).first()
+                    )
+                    if found is None or found.id is None:
+                        _fail(f"lieu inconnu: {value}")
+                        return
+                    ids.append(found.id)
+                try:
+                    chosen = scopes.set_sites(session, user=user, site_ids=ids)
+                except ValueError as exc:
+                    _fail(str(exc))
+                    return
+                audit.record(
+                    session,
+                    action="user.sites",
+                    actor=ACTOR,
+                    object_type="staff_user",
+                    object_id=user.id,
+                    detail={"site_ids": chosen},
+                )
+            current = scopes.site_ids(session, user_id=user.id)
+            names = [
+                f"{s.name} ({s.level}, id {s.id})"
+                for s in (session.get(Site, i) for i in current)
+                if s is not None
+            ]
+    except service.AccountError as exc:
+        _fail(str(exc))
+    if not names:
+        console.print(f"{email.strip().lower()} voit tous les lieux.")
+        return
+    console.print(f"{email.strip().lower()} est limité à: " + ", ".join(names))

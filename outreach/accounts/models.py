@@ -60,3 +60,12 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class StaffUserSite(SQLModel, table=True):
+    """A site a staff user is limited to (with every place under it); none: all sites."""
+
+    __tablename__ = "staff_user_site"
+
+    user_id: int = Field(foreign_key="staff_user.id", primary_key=True)
+    site_id: int = Field(foreign_key="site.id", primary_key=True)

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
+from outreach.accounts import scopes
 from outreach.accounts.deps import Manager, Officer, Viewer
 from outreach.appointments import service
 from outreach.appointments.models import (
@@ -59,6 +60,15 @@ def _out(appointment: Appointment) -> dict[str, Any]:
     return data
 
 
+def _visible(db: Session, user: Any, appointment_id: int) -> None:
+    # Outside the user's sites reads exactly as missing (the service's own refusal).
+    found = db.get(Appointment, appointment_id)
+    if found is not None and not scopes.sees_woman(
+        db, user=user, beneficiary_id=found.beneficiary_id
+    ):
+        raise _refuse(service.AppointmentError("rendez-vous introuvable"))
+
+
 def _refuse(exc: service.AppointmentError) -> HTTPException:
     return HTTPException(status_code=422, detail=str(exc))
 
@@ -66,7 +76,7 @@ def _refuse(exc: service.AppointmentError) -> HTTPException:
 @router.get("", response_model=None)
 def list_appointments(
     db: SessionDep,
-    _user: Viewer,
+    user: Viewer,
     status: str | None = None,
     kind: AppointmentKind | None = None,
     beneficiary_id: int | None = None,
@@ -82,6 +92,10 @@ def list_appointments(
         Beneficiary, col(Beneficiary.id) == col(Appointment.beneficiary_id)
     )
     filters = []
+    # A user limited to some sites sees the appointments of their women only.
+    in_scope = scopes.village_condition(Beneficiary.village_id, scopes.villages(db, user=user))
+    if in_scope is not None:
+        filters.append(in_scope)
     if status:
         filters.append(col(Appointment.status) == status)
     if kind:
@@ -109,6 +123,9 @@ def set_appointment(
     body: NewAppointment, db: SessionDep, user: Officer, request: Request
 ) -> dict[str, Any]:
     """Set an appointment on a concrete day; its reminders are planned."""
+    if not scopes.sees_woman(db, user=user, beneficiary_id=body.beneficiary_id):
+        # Read exactly as a woman who does not exist.
+        raise _refuse(service.AppointmentError("bénéficiaire introuvable ou désinscrite"))
     try:
         made = service.create(
             db,
@@ -138,6 +155,7 @@ def move_appointment(
     appointment_id: int, body: MoveAppointment, db: SessionDep, user: Officer, request: Request
 ) -> dict[str, Any]:
     """Move to another day: the old reminders are cancelled, new ones planned."""
+    _visible(db, user, appointment_id)
     try:
         moved = service.move(
             db, appointment_id=appointment_id, due_on=body.due_on, source=AppointmentSource.STAFF
@@ -161,6 +179,7 @@ def cancel_appointment(
     appointment_id: int, db: SessionDep, user: Officer, request: Request
 ) -> dict[str, Any]:
     """Cancel an appointment and its waiting reminders."""
+    _visible(db, user, appointment_id)
     try:
         cancelled = service.cancel(db, appointment_id=appointment_id)
     except service.AppointmentError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from outreach.encryption.types import EncryptedText
 from outreach.timeutil import utcnow
 
 
@@ -68,8 +69,8 @@ class Appointment(SQLModel, table=True):
     facility_id: int | None = Field(default=None, foreign_key="facility.id")
     status: str = Field(default=AppointmentStatus.SCHEDULED, max_length=20, index=True)
     source: str = Field(default=AppointmentSource.PROPOSED, max_length=10)
-    # Her name as it heads a reminder on a shared phone or to her CHW.
-    addressee: str | None = Field(default=None, max_length=24)
+    # Her name as it heads a reminder on a shared phone or to her CHW (encrypted).
+    addressee: str | None = Field(default=None, sa_column=Column(EncryptedText))
     confirmed_at: datetime | None = None
     outcome_at: datetime | None = None
     outcome_chw_id: int | None = Field(default=None, foreign_key="chw.id")

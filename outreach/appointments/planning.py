@@ -31,7 +31,16 @@ from outreach.config import get_settings
 from outreach.db import unit_of_work
 from outreach.outbox.models import MessageKind, MessageStatus, Priority
 from outreach.outbox.windows import SendWindow, parse_window
-from outreach.programmes.fanout import LANGUAGE, OWN, RECIPIENT_JOINS, TO_NUMBER, recipient_params
+from outreach.programmes.fanout import (
+    LANGUAGE,
+    NAME_MARK,
+    OWN,
+    RECIPIENT_JOINS,
+    TO_INDEX,
+    TO_NUMBER,
+    addressee_sql,
+    recipient_params,
+)
 from outreach.registry.models import BeneficiaryStatus
 from outreach.timeutil import local_today, utcnow
 
@@ -166,7 +175,7 @@ def body_sql() -> str:
     """The SMS body: her text with the place, behind a name prefix on a shared or CHW phone."""
     own = f"REPLACE({_by_language('s.t_bm', 's.t_fr', 'b.language')}, '{{place}}', a.place)"
     relay = f"REPLACE({_by_language('s.t_bm', 's.t_fr', 'c.language')}, '{{place}}', a.place)"
-    name = "COALESCE(a.addressee, '')"
+    name = NAME_MARK
     shared = (
         f"{_by_language(':sh_bm_1', ':sh_fr_1', 'b.language')} || {name} || "
         f"{_by_language(':sh_bm_2', ':sh_fr_2', 'b.language')} || {own}"
@@ -197,20 +206,23 @@ def _insert_sql(rows: int) -> str:
     # As in the fan-out: INSERT first so drivers report the row count, and a WHERE before
     # ON CONFLICT so SQLite does not read ON as a join constraint.
     return f"""INSERT INTO outbound_message (
-    dedupe_key, kind, priority, to_number, body, sender_id, language, beneficiary_id,
-    status, due_at, expires_at, created_at, updated_at, attempt_count
+    dedupe_key, kind, priority, to_number, to_index, body, addressee, sender_id, language,
+    beneficiary_id, status, due_at, expires_at, created_at, updated_at, attempt_count
 )
 WITH s(kind, slot, day, due_at, expires_at, t_fr, t_bm) AS (
     VALUES {values}
 )
-SELECT x.dedupe_key, :message_kind, :priority, x.to_number, x.body, :sender_id, x.language,
-       x.beneficiary_id, :queued, x.due_at, x.expires_at, :now, :now, 0
+SELECT x.dedupe_key, :message_kind, :priority, x.to_number, x.to_index, x.body,
+       x.addressee, :sender_id, x.language, x.beneficiary_id, :queued, x.due_at,
+       x.expires_at, :now, :now, 0
 FROM (
     SELECT 'appt:' || CAST(a.id AS VARCHAR(20)) || ':' || s.slot AS dedupe_key,
            b.id AS beneficiary_id,
            {TO_NUMBER} AS to_number,
+           {TO_INDEX} AS to_index,
            {LANGUAGE} AS language,
            {body_sql()} AS body,
+           {addressee_sql("a.addressee")} AS addressee,
            s.due_at AS due_at,
            s.expires_at AS expires_at
     FROM s

@@ -26,6 +26,7 @@ from outreach.appointments.models import (
 from outreach.chws.models import Chw
 from outreach.config import get_settings
 from outreach.db import after_commit
+from outreach.outbox import bodies
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -402,6 +403,10 @@ def create(
     beneficiary = session.get(Beneficiary, beneficiary_id)
     if beneficiary is None or beneficiary.status == BeneficiaryStatus.OPTED_OUT:
         raise AppointmentError("bénéficiaire introuvable ou désinscrite")
+    if child_id is not None:
+        child = session.get(Child, child_id)
+        if child is None or child.mother_id != beneficiary_id:
+            raise AppointmentError(f"enfant {child_id} introuvable pour cette bénéficiaire")
     made = _new(
         session,
         dedupe_key=f"set:{uuid.uuid4().hex[:20]}",
@@ -585,7 +590,7 @@ def _missed_message(session: Session, appointment: Appointment) -> None:
         "appt_missed",
         to.language,
         gsm_safe=safe,
-        name=texts.addressee(beneficiary.name, to.language),
+        name=bodies.NAME,
         kind=planning.kind_label(appointment.kind, to.language),
     )
     outbox_service.enqueue(
@@ -593,6 +598,7 @@ def _missed_message(session: Session, appointment: Appointment) -> None:
         dedupe_key=f"appt-missed:{appointment.id}",
         to_number=to.number,
         body=body,
+        addressee=to.addressee,
         kind=MessageKind.REMINDER,
         priority=Priority.REMINDER,
         beneficiary_id=beneficiary.id,
@@ -703,9 +709,10 @@ def create_round(
         raise AppointmentError("donnez un site ou des villages")
     if rrule:
         validate_rrule(rrule)
-    for site in [site_id] if site_id else []:
-        if session.get(Site, site) is None:
-            raise AppointmentError(f"site {site} introuvable")
+    if site_id is not None and session.get(Site, site_id) is None:
+        raise AppointmentError(f"site {site_id} introuvable")
+    if facility_id is not None and session.get(Facility, facility_id) is None:
+        raise AppointmentError(f"centre de santé {facility_id} introuvable")
     for village in villages or []:
         found = session.get(Site, village)
         if found is None or found.level != SiteLevel.VILLAGE:
@@ -769,13 +776,15 @@ def materialize_rounds(session: Session, *, today: date | None = None) -> int:
     return created
 
 
-# Addressee: her name cut to 24 characters in SQL; the set-based path has no Python per row.
+# Addressee: the one heading her programme messages, its ciphertext copied as it is (names
+# are encrypted, so SQL cannot cut one); the set-based path has no Python per row.
 _ROUND_SQL = """INSERT INTO appointment (
     dedupe_key, beneficiary_id, round_id, kind, schedule_key, due_on, place, facility_id,
     status, source, addressee, created_at, updated_at
 )
 SELECT :prefix || CAST(b.id AS VARCHAR(20)), b.id, :round_id, :kind, :topic, :day, :place,
-       :facility_id, :scheduled, :source, SUBSTR(b.name, 1, 20), :now, :now
+       :facility_id, :scheduled, :source,
+       (SELECT MAX(e.addressee) FROM enrollment e WHERE e.beneficiary_id = b.id), :now, :now
 FROM beneficiary b
 WHERE b.status = :active AND b.village_id IN ({villages})
 ON CONFLICT (dedupe_key) DO NOTHING"""

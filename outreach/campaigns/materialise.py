@@ -22,20 +22,24 @@ from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from outreach.campaigns.models import CampaignStatus
-from outreach.campaigns.placeholders import Template, first_word_sql, to_sql
+from outreach.campaigns.placeholders import Template, to_sql
 from outreach.campaigns.preflight import ADDRESSEE, templates, to_audience
 from outreach.campaigns.schemas import AudienceIn, PreflightIn
 from outreach.config import get_settings
 from outreach.db import after_commit, unit_of_work
+from outreach.outbox import bodies
 from outreach.outbox.models import MessageKind, MessageStatus, Priority
 from outreach.outbox.service import wake
 from outreach.programmes import costs
 from outreach.programmes.fanout import (
     LANGUAGE,
+    NAME_MARK,
     OWN,
     RECIPIENT_JOINS,
+    TO_INDEX,
     TO_NUMBER,
     _address_params,
+    addressee_sql,
 )
 from outreach.registry.models import Beneficiary
 from outreach.timeutil import local_today, utcnow
@@ -78,13 +82,14 @@ def _by_language(language: str, fr: str, bm: str) -> str:
     return f"(CASE WHEN {language} = 'bm' THEN {bm} ELSE {fr} END)"
 
 
-def _body_sql(parsed: dict[str, Template], dialect: str) -> tuple[str, dict[str, Any]]:
-    values = {"prenom": first_word_sql(ADDRESSEE, dialect), "site": "v.name"}
+def _body_sql(parsed: dict[str, Template]) -> tuple[str, str, dict[str, Any]]:
+    """(body, addressee, parameters): `{prenom}` and the name prefix are markers."""
+    values = {"prenom": "CAST(:mark_first AS TEXT)", "site": "v.name"}
     fr, fr_params = to_sql(parsed["fr"], prefix="tf", values=values)
     bm, bm_params = to_sql(parsed.get("bm", parsed["fr"]), prefix="tb", values=values)
     own_text = _by_language("b.language", fr, bm)
     relay_text = _by_language("c.language", fr, bm)
-    name = f"COALESCE({ADDRESSEE}, '')"
+    name = NAME_MARK
     shared = (
         f"{_by_language('b.language', ':sh_fr_1', ':sh_bm_1')} || {name} || "
         f"{_by_language('b.language', ':sh_fr_2', ':sh_bm_2')} || {own_text}"
@@ -96,15 +101,17 @@ def _body_sql(parsed: dict[str, Template], dialect: str) -> tuple[str, dict[str,
     sql = f"""CASE WHEN {OWN} AND b.phone_kind = :kind_shared THEN {shared}
          WHEN {OWN} THEN {own_text}
          ELSE {relay} END"""
-    return sql, {**fr_params, **bm_params}
+    # With {prenom} every row needs the name; otherwise only a shared or CHW phone does.
+    uses_first = any("prenom" in template.names for template in parsed.values())
+    addressee = ADDRESSEE if uses_first else addressee_sql(ADDRESSEE)
+    return sql, addressee, {**fr_params, **bm_params, "mark_first": bodies.FIRST_NAME}
 
 
 def insert_batch(session: Session, *, snap: Snapshot, id_from: int, id_to: int, day: date) -> int:
     """Insert the run's rows for beneficiaries with id_from <= id < id_to; returns rows added."""
     settings = get_settings()
-    dialect = session.get_bind().dialect.name
     where, params = costs.audience_conditions(session, to_audience(snap.message.audience), day)
-    body, body_params = _body_sql(templates(snap.message), dialect)
+    body, addressee, body_params = _body_sql(templates(snap.message))
     now = utcnow()
     params.update(
         body_params,
@@ -122,17 +129,19 @@ def insert_batch(session: Session, *, snap: Snapshot, id_from: int, id_to: int, 
     # The WHERE before ON CONFLICT is required: without it SQLite would read ON as a
     # join constraint of the SELECT.
     sql = f"""INSERT INTO outbound_message (
-    dedupe_key, kind, priority, to_number, body, sender_id, language, beneficiary_id,
-    campaign_id, status, due_at, created_at, updated_at, attempt_count
+    dedupe_key, kind, priority, to_number, to_index, body, addressee, sender_id, language,
+    beneficiary_id, campaign_id, status, due_at, created_at, updated_at, attempt_count
 )
-SELECT x.dedupe_key, :kind, :priority, x.to_number, x.body, :sender_id, x.language,
-       x.beneficiary_id, :campaign_id, :queued, :now, :now, :now, 0
+SELECT x.dedupe_key, :kind, :priority, x.to_number, x.to_index, x.body, x.addressee,
+       :sender_id, x.language, x.beneficiary_id, :campaign_id, :queued, :now, :now, :now, 0
 FROM (
     SELECT CAST(:run_prefix AS TEXT) || CAST(b.id AS VARCHAR(20)) AS dedupe_key,
            b.id AS beneficiary_id,
            {TO_NUMBER} AS to_number,
+           {TO_INDEX} AS to_index,
            {LANGUAGE} AS language,
-           {body} AS body
+           {body} AS body,
+           {addressee} AS addressee
     FROM beneficiary b
     {RECIPIENT_JOINS}
     LEFT JOIN site v ON v.id = b.village_id

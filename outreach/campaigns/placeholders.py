@@ -10,7 +10,8 @@ preflight renders its samples from the same parts, so both always agree.
 | `{prenom}` | her first name, GSM-safe (first word of the name heading her messages) |
 | `{site}` | the name of her village |
 
-`{{` and `}}` write a literal brace. Anything else in braces is refused.
+In the outbox `{prenom}` is stored as a marker and filled when the body is sent
+(outreach.outbox.bodies). `{{` and `}}` write a literal brace. Anything else in braces is refused.
 """
 
 from __future__ import annotations
@@ -88,14 +89,6 @@ def parse(text: str) -> Template:
 def literal(text: str) -> Template:
     """A text sent as it is (a content-library message): braces are not placeholders."""
     return Template(((text, None),))
-
-
-def first_word_sql(expr: str, dialect: str) -> str:
-    """SQL for the first space-separated word of `expr` on this back end."""
-    if dialect == "postgresql":
-        return f"split_part({expr}, ' ', 1)"
-    cut = f"substr({expr}, 1, instr({expr}, ' ') - 1)"
-    return f"(CASE WHEN instr({expr}, ' ') > 0 THEN {cut} ELSE {expr} END)"
 
 
 def to_sql(

@@ -25,6 +25,8 @@ from messages.encoding import gsm_safe, is_gsm7, segment_info
 from outreach.campaigns.placeholders import Template, literal, parse
 from outreach.campaigns.schemas import AudienceIn, PreflightIn
 from outreach.config import get_settings
+from outreach.encryption import keys
+from outreach.outbox import bodies
 from outreach.programmes import costs
 from outreach.programmes.fanout import ADDRESSING, LANGUAGE, RECIPIENT_JOINS, TO_NUMBER
 from outreach.redis import get_redis
@@ -286,8 +288,9 @@ def samples(
     out = []
     for row in picked:
         template = parsed.get(row.language) or parsed["fr"]
-        name = row.addressee or ""
-        body = template.render({"prenom": name.split(" ")[0], "site": row.site or ""})
+        # Raw SQL reads the stored ciphertext.
+        name = keys.decrypt(row.addressee) if row.addressee else ""
+        body = template.render({"prenom": bodies.first_word(name), "site": row.site or ""})
         if row.addressing != "own":
             before, after = content_texts.address_parts(
                 row.language,
@@ -298,7 +301,8 @@ def samples(
         out.append(
             Sample(
                 language=row.language,
-                to=mask(row.to_number),
+                # Raw SQL reads the stored ciphertext; three rows are opened here.
+                to=mask(keys.decrypt(row.to_number)),
                 addressing=row.addressing,
                 text=body,
                 segments=segment_info(body).segments,

@@ -142,9 +142,29 @@ def _apply(campaign: Campaign, draft: CampaignIn) -> None:
     campaign.updated_at = utcnow()
 
 
+def _check_audience(session: Session, user: StaffUser, draft: CampaignIn) -> None:
+    """A user limited to some sites may only address the women of those sites."""
+    from outreach.accounts import scopes
+    from outreach.sites.models import Site
+    from outreach.sites.service import villages_under
+
+    scope = scopes.villages(session, user=user)
+    if scope is None:
+        return
+    if not draft.audience.site_ids:
+        raise CampaignForbidden("votre compte est limité à certains lieux: choisissez-en un")
+    for site_id in draft.audience.site_ids:
+        villages = {v.id for v in villages_under(session, site_id=site_id)}
+        if not villages or not villages <= scope:
+            site = session.get(Site, site_id)
+            name = site.name if site else str(site_id)
+            raise CampaignForbidden(f"le lieu {name} est hors de vos sites")
+
+
 def create(session: Session, *, user: StaffUser, draft: CampaignIn) -> Campaign:
     """A new draft campaign (officer or above)."""
     _require(user, Role.officer, "créer une campagne")
+    _check_audience(session, user, draft)
     assert user.id is not None
     campaign = Campaign(name=draft.name, created_by_id=user.id)
     _apply(campaign, draft)
@@ -157,6 +177,7 @@ def create(session: Session, *, user: StaffUser, draft: CampaignIn) -> Campaign:
 def update(session: Session, *, user: StaffUser, campaign_id: int, draft: CampaignIn) -> Campaign:
     """Change a draft (officer or above); only drafts change, so what was approved is sent."""
     _require(user, Role.officer, "modifier une campagne")
+    _check_audience(session, user, draft)
     campaign = get(session, campaign_id=campaign_id, lock=True)
     _expect(campaign, {CampaignStatus.DRAFT}, "modifier")
     _apply(campaign, draft)

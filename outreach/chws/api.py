@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import false
 from sqlmodel import Session, col, select
 
+from outreach.accounts import scopes
 from outreach.accounts.deps import Manager, Viewer
 from outreach.api_common import (
     ERRORS,
@@ -24,7 +26,8 @@ from outreach.audit import service as audit
 from outreach.chws import service
 from outreach.chws.models import Chw, ChwSite
 from outreach.db import SessionDep
-from outreach.registry.models import Phone
+from outreach.registry import names, phones
+from outreach.registry.models import NameKind, Phone, has_number
 from outreach.timeutil import utcnow
 
 router = APIRouter(tags=["chws"])
@@ -81,16 +84,16 @@ def _out(db: Session, chw: Chw) -> ChwOut:
     )
 
 
-def _get(db: Session, chw_id: int) -> Chw:
+def _get(db: Session, chw_id: int, user: Any = None) -> Chw:
     chw = db.get(Chw, chw_id)
-    if chw is None:
+    if chw is None or (user is not None and not scopes.sees_chw(db, user=user, chw_id=chw_id)):
         raise not_found("agent")
     return chw
 
 
 @router.get("/chws", response_model=None, responses={200: {"model": Page[ChwOut]}, **ERRORS})
 def list_chws(
-    _user: Viewer,
+    user: Viewer,
     db: SessionDep,
     page: PageDep,
     site_id: int | None = None,
@@ -98,14 +101,20 @@ def list_chws(
     q: Annotated[str | None, Query(max_length=120, description="nom ou numéro")] = None,
 ) -> Any:
     """CHWs, filtered by covered site, state, or name / phone."""
-    stmt = select(Chw).order_by(col(Chw.name), col(Chw.id))
+    # By id, not by name: names are encrypted, and an API client pages through them all.
+    stmt = select(Chw).order_by(col(Chw.id))
+    in_scope = scopes.chw_condition(db, user=user)
+    if in_scope is not None:
+        stmt = stmt.where(in_scope)
     if site_id is not None:
         stmt = stmt.where(col(Chw.id).in_(select(ChwSite.chw_id).where(ChwSite.site_id == site_id)))
     if active is not None:
         stmt = stmt.where(Chw.active == active)
     if q:
+        # A number is found whole (by its blind index), never by a few of its digits.
+        e164 = phones.search_number(q)
         stmt = stmt.join(Phone, col(Phone.id) == col(Chw.phone_id)).where(
-            col(Chw.name).ilike(f"%{q}%") | col(Phone.e164).contains(q.strip().lstrip("0"))
+            names.matching(NameKind.CHW, q, Chw.id) | (has_number(e164) if e164 else false())
         )
     return paginate(db, stmt, page, lambda chw: _out(db, chw))
 
@@ -113,9 +122,9 @@ def list_chws(
 @router.get(
     "/chws/{chw_id}", response_model=None, responses={200: {"model": ChwOut}, **ERRORS, **NOT_FOUND}
 )
-def get_chw(chw_id: int, _user: Viewer, db: SessionDep) -> Any:
+def get_chw(chw_id: int, user: Viewer, db: SessionDep) -> Any:
     """One CHW (never her PIN)."""
-    return _out(db, _get(db, chw_id)).model_dump(mode="json")
+    return _out(db, _get(db, chw_id, user)).model_dump(mode="json")
 
 
 @router.post(
@@ -149,7 +158,7 @@ def create_chw(body: ChwIn, user: Manager, request: Request, db: SessionDep) -> 
 )
 def update_chw(chw_id: int, body: ChwPatch, user: Manager, request: Request, db: SessionDep) -> Any:
     """Correct a CHW's name, language, facility or sites (manager)."""
-    chw = _get(db, chw_id)
+    chw = _get(db, chw_id, user)
     changes = body.model_dump(exclude_unset=True)
     with domain_errors():
         service.update(db, chw=chw, **changes)
@@ -172,7 +181,7 @@ def update_chw(chw_id: int, body: ChwPatch, user: Manager, request: Request, db:
 )
 def deactivate_chw(chw_id: int, user: Manager, request: Request, db: SessionDep) -> Any:
     """Deactivate a CHW (manager)."""
-    chw = _get(db, chw_id)
+    chw = _get(db, chw_id, user)
     service.deactivate(db, chw=chw)
     audit.record(
         db,
@@ -192,7 +201,7 @@ def deactivate_chw(chw_id: int, user: Manager, request: Request, db: SessionDep)
 )
 def reset_pin(chw_id: int, body: PinIn, user: Manager, request: Request, db: SessionDep) -> Any:
     """Set a new PIN and lift a lockout (manager). The PIN is never logged."""
-    chw = _get(db, chw_id)
+    chw = _get(db, chw_id, user)
     with domain_errors():
         service.reset_pin(db, chw=chw, pin=body.pin)
     audit.record(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from outreach.encryption.types import EncryptedText
 from outreach.timeutil import utcnow
 
 
@@ -13,7 +15,8 @@ class Chw(SQLModel, table=True):
     __tablename__ = "chw"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120)
+    # Encrypted; found by its words' keyed hashes (NameToken).
+    name: str = Field(sa_column=Column(EncryptedText, nullable=False))
     phone_id: int = Field(foreign_key="phone.id", unique=True)
     pin_hash: str = Field(max_length=128)
     language: str = Field(default="fr", max_length=5)

@@ -6,10 +6,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from outreach.audit import service as audit
+from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
 from outreach.config import get_settings
 from outreach.registry import service as registry_service
@@ -49,6 +52,8 @@ def check_pin(session: Session, *, chw: Chw, pin: str) -> bool:
     now = utcnow()
     if chw.locked_until and chw.locked_until > now:
         raise PinLocked
+    # A lockout served is over: the USSD flow reads a set `locked_until` as "just locked".
+    chw.locked_until = None
     _scheme, salt, digest = chw.pin_hash.split("$", 2)
     ok = hmac.compare_digest(digest, _digest(salt, pin))
     if ok:
@@ -59,8 +64,81 @@ def check_pin(session: Session, *, chw: Chw, pin: str) -> bool:
         if chw.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
             chw.locked_until = now + LOCKOUT
             chw.failed_pin_attempts = 0
+            _record_lockout(session, chw=chw, now=now)
     session.add(chw)
     return ok
+
+
+LOCKOUT_ACTION = "chw.pin_lockout"
+LOCKOUT_ALERT_ACTION = "chw.pin_lockout_alert"
+
+
+def _record_lockout(session: Session, *, chw: Chw, now: datetime) -> None:
+    # One lockout is a CHW with clumsy fingers; several in a day is someone guessing
+    # the PIN of a phone that is not theirs (lost, stolen, lent). Staff hear of it once
+    # per window, however many more lockouts follow.
+    from outreach.outbox import metrics
+
+    settings = get_settings()
+    window = timedelta(hours=settings.pin_lockout_alert_window_hours)
+    audit.record(
+        session,
+        action=LOCKOUT_ACTION,
+        actor="ussd",
+        object_type="chw",
+        object_id=chw.id,
+        detail={"locked_until": (now + LOCKOUT).isoformat()},
+    ).at = now
+    session.flush()
+    lockouts = _entries_since(session, action=LOCKOUT_ACTION, chw_id=chw.id, since=now - window)
+    events = [metrics.event("outreach_chw_pin_lockouts")]
+    already = _entries_since(
+        session, action=LOCKOUT_ALERT_ACTION, chw_id=chw.id, since=now - window
+    )
+    if lockouts >= settings.pin_lockout_alert_threshold and not already:
+        audit.record(
+            session,
+            action=LOCKOUT_ALERT_ACTION,
+            actor="system",
+            object_type="chw",
+            object_id=chw.id,
+            detail={"lockouts": lockouts, "window_hours": settings.pin_lockout_alert_window_hours},
+        ).at = now
+        events.append(metrics.event("outreach_chw_pin_lockout_alerts"))
+    metrics.record(events)
+
+
+def _entries_since(session: Session, *, action: str, chw_id: int | None, since: datetime) -> int:
+    return session.exec(
+        select(func.count()).where(
+            AuditEntry.action == action,
+            AuditEntry.object_type == "chw",
+            AuditEntry.object_id == str(chw_id),
+            col(AuditEntry.at) >= since,
+        )
+    ).one()
+
+
+def lockout_alerts(session: Session, *, since: datetime) -> list[tuple[AuditEntry, Chw, list[str]]]:
+    """Repeated-lockout alerts raised since `since`, newest first, with the CHW and her sites."""
+    entries = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.action == LOCKOUT_ALERT_ACTION, col(AuditEntry.at) >= since)
+        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    ).all()
+    alerts = []
+    for entry in entries:
+        chw = session.get(Chw, int(entry.object_id or 0))
+        if chw is None or chw.id is None:
+            continue
+        names = session.exec(
+            select(Site.name)
+            .join(ChwSite, col(ChwSite.site_id) == col(Site.id))
+            .where(ChwSite.chw_id == chw.id)
+            .order_by(col(Site.name))
+        ).all()
+        alerts.append((entry, chw, list(names)))
+    return alerts
 
 
 def add(
@@ -108,12 +186,12 @@ def reset_pin(session: Session, *, chw: Chw, pin: str) -> None:
 
 def get_by_phone(session: Session, *, e164: str) -> Chw | None:
     """The active CHW using this number, if any."""
-    from outreach.registry.models import Phone
+    from outreach.registry.models import Phone, has_number
 
     return session.exec(
         select(Chw)
         .join(Phone, col(Phone.id) == col(Chw.phone_id))
-        .where(Phone.e164 == e164, Chw.active)
+        .where(has_number(e164), Chw.active)
     ).first()
 
 
@@ -198,9 +276,11 @@ def covering(session: Session, *, village_id: int) -> list[tuple[Chw, str | None
             col(Chw.active),
             col(Chw.id).in_(select(ChwSite.chw_id).where(col(ChwSite.site_id).in_(list(site_ids)))),
         )
-        .order_by(col(Chw.name), col(Chw.id))
     ).all()
-    return [(chw, e164) for chw, e164 in rows]
+    # Names are encrypted: the few CHWs of one village are sorted here.
+    return sorted(
+        ((chw, e164) for chw, e164 in rows), key=lambda r: (r[0].name.casefold(), r[0].id)
+    )
 
 
 def set_language(session: Session, *, chw: Chw, language: str) -> None:

@@ -42,3 +42,4 @@ def role(needed: Role) -> Callable[[StaffUser], StaffUser]:
 Viewer = ConsoleUser
 Officer = Annotated[StaffUser, Depends(role(Role.officer))]
 Manager = Annotated[StaffUser, Depends(role(Role.manager))]
+Admin = Annotated[StaffUser, Depends(role(Role.admin))]

@@ -6,6 +6,8 @@ import csv
 import io
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +22,7 @@ from fastapi.responses import (
 )
 from sqlmodel import select
 
+from outreach.accounts import scopes
 from outreach.accounts import service as accounts
 from outreach.accounts.models import StaffUser
 from outreach.accounts.sessions import LoginRequired, csrf_protect, end_session, start_session
@@ -28,7 +31,7 @@ from outreach.chws import service as chws
 from outreach.chws.models import Chw
 from outreach.console import charts
 from outreach.console.campaigns import router as campaign_pages
-from outreach.console.deps import Forbidden, Manager, Officer, Viewer
+from outreach.console.deps import Admin, Forbidden, Manager, Officer, Viewer
 from outreach.console.i18n import LANGUAGES, Translator
 from outreach.console.web import render
 from outreach.db import SessionDep, unit_of_work
@@ -36,6 +39,8 @@ from outreach.imports import service as imports
 from outreach.imports.models import BeneficiaryImport
 from outreach.inbound import service as inbound
 from outreach.inbound.models import InboundMessage
+from outreach.privacy import api as privacy
+from outreach.privacy import service as privacy_service
 from outreach.programmes import service as programmes
 from outreach.registry import phones
 from outreach.registry import service as registry
@@ -45,6 +50,7 @@ from outreach.reports import chws as chw_listing
 from outreach.reports import inbox as inbox_reads
 from outreach.reports import service as reports
 from outreach.sites.models import Site, SiteLevel
+from outreach.timeutil import utcnow
 
 # Login, logout, static files and the anonymous language switch.
 public = APIRouter(prefix="/console", include_in_schema=False)
@@ -192,9 +198,14 @@ def language(
     return _see_other(_back(request))
 
 
+# A repeated-lockout alert stays on the dashboard for a week: long enough for staff who
+# come in a few days a week to see it, short enough not to become wallpaper.
+PIN_ALERTS_SHOWN = timedelta(days=7)
+
+
 @router.get("", response_model=None)
 def dashboard(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
-    data = reports.dashboard(session)
+    data = reports.dashboard(session, scope=scopes.villages(session, user=user))
     t = Translator(user.language)
     stage_bars = charts.bars(
         [
@@ -226,6 +237,7 @@ def dashboard(request: Request, session: SessionDep, user: Viewer) -> HTMLRespon
         network_bars=network_bars,
         drop_bars=drop_bars,
         message_columns=charts.stacked_columns(data.messages),
+        pin_alerts=chws.lockout_alerts(session, since=utcnow() - PIN_ALERTS_SHOWN),
     )
 
 
@@ -240,9 +252,20 @@ def _sites(session: SessionDep) -> list[Site]:
     )
 
 
+def _list_filters(request: Request, session: SessionDep, user: StaffUser) -> listing.Filters:
+    filters = listing.Filters.from_query(request.query_params)
+    return replace(filters, scope=scopes.villages(session, user=user))
+
+
+def _visible(session: SessionDep, user: StaffUser, beneficiary_id: int) -> Beneficiary | None:
+    """Her record, or None when missing or outside the user's sites (the same 404 page)."""
+    found = session.get(Beneficiary, beneficiary_id)
+    return found if scopes.sees(session, user=user, beneficiary=found) else None
+
+
 @router.get("/beneficiaries", response_model=None)
 def beneficiaries(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
-    filters = listing.Filters.from_query(request.query_params)
+    filters = _list_filters(request, session, user)
     page_no = request.query_params.get("page", "1")
     page = listing.search(session, filters=filters, page=int(page_no) if page_no.isdigit() else 1)
     template = (
@@ -264,13 +287,14 @@ def beneficiaries(request: Request, session: SessionDep, user: Viewer) -> HTMLRe
 @router.get("/beneficiaries.csv", response_model=None)
 def export_beneficiaries(request: Request, session: SessionDep, user: Viewer) -> Response:
     """The current list as CSV (every page), recorded in the audit log."""
-    filters = listing.Filters.from_query(request.query_params)
+    filters = _list_filters(request, session, user)
     audit.record(
         session,
         action="beneficiary.export",
         user=user,
         object_type="beneficiary",
-        detail={"filters": filters.query_string()},
+        # A search may be a name or a number: the log says one was made, not what.
+        detail={"filters": filters.query_string(q="***" if filters.q else "")},
         ip=_ip(request),
     )
 
@@ -312,7 +336,11 @@ def export_beneficiaries(request: Request, session: SessionDep, user: Viewer) ->
 def _detail_page(
     request: Request, session: SessionDep, user, beneficiary_id: int, **extra
 ) -> HTMLResponse:
-    found = listing.detail(session, beneficiary_id=beneficiary_id)
+    found = (
+        listing.detail(session, beneficiary_id=beneficiary_id)
+        if _visible(session, user, beneficiary_id)
+        else None
+    )
     if found is None:
         t = Translator(user.language)
         return render(
@@ -355,7 +383,7 @@ def beneficiary_correct(
 ) -> HTMLResponse:
     """Fix her name, phone, language, village or displaced flag."""
     t = Translator(user.language)
-    found = session.get(Beneficiary, beneficiary_id)
+    found = _visible(session, user, beneficiary_id)
     if found is None:
         return render(
             request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
@@ -401,6 +429,37 @@ def beneficiary_correct(
     return _detail_page(request, session, user, beneficiary_id, flash=t("beneficiary.saved"))
 
 
+@router.get("/beneficiaries/{beneficiary_id}/export.json", response_model=None)
+def beneficiary_export(
+    request: Request, session: SessionDep, user: Officer, beneficiary_id: int
+) -> Response:
+    """Everything held about her, as a JSON download (audited)."""
+    found = _visible(session, user, beneficiary_id)
+    if found is None:
+        t = Translator(user.language)
+        return render(
+            request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
+        )
+    return privacy.export_response(session, found, user=user, ip=_ip(request))
+
+
+@router.post("/beneficiaries/{beneficiary_id}/erase", response_model=None)
+def beneficiary_erase(
+    request: Request, session: SessionDep, user: Admin, beneficiary_id: int
+) -> HTMLResponse:
+    """Anonymise her for good (admin; the form asks for confirmation first)."""
+    t = Translator(user.language)
+    found = _visible(session, user, beneficiary_id)
+    if found is None:
+        return render(
+            request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
+        )
+    result = privacy_service.erase_audited(session, beneficiary=found, user=user, ip=_ip(request))
+    session.flush()
+    flash = t("beneficiary.already_erased") if result.already else t("beneficiary.erased")
+    return _detail_page(request, session, user, beneficiary_id, flash=flash)
+
+
 @router.post("/beneficiaries/{beneficiary_id}/{action}", response_model=None)
 def beneficiary_action(
     request: Request,
@@ -413,7 +472,7 @@ def beneficiary_action(
 ) -> HTMLResponse:
     """Pause, resume, opt out or transfer one beneficiary."""
     t = Translator(user.language)
-    if session.get(Beneficiary, beneficiary_id) is None:
+    if _visible(session, user, beneficiary_id) is None:
         return render(
             request, "message.html", user=user, status_code=404, error=t("beneficiary.not_found")
         )
@@ -542,7 +601,12 @@ def _inbox_page(
         "inbox.html",
         user=user,
         active="inbox",
-        items=inbox_reads.unhandled(session),
+        items=inbox_reads.unhandled(
+            session,
+            visible=scopes.beneficiary_ids_condition(
+                InboundMessage.beneficiary_id, scopes.villages(session, user=user)
+            ),
+        ),
         national=phones.national,
         max_reply=inbound.STAFF_REPLY_MAX_CHARS,
         **extra,
@@ -561,7 +625,11 @@ def inbox_action(
     """Assign to me, mark handled, or reply (the reply goes out through the outbox)."""
     t = Translator(user.language)
     message = session.get(InboundMessage, message_id)
-    if message is None or action not in ("assign", "handled", "reply"):
+    if (
+        message is None
+        or action not in ("assign", "handled", "reply")
+        or not scopes.sees_woman(session, user=user, beneficiary_id=message.beneficiary_id)
+    ):
         return render(request, "message.html", user=user, status_code=404, error=str(message_id))
     assert user.id is not None
     if action == "assign":
@@ -594,7 +662,10 @@ def _chws_page(request: Request, session: SessionDep, user, **extra) -> HTMLResp
     filters = chw_listing.Filters.from_query(request.query_params)
     page_no = request.query_params.get("page", "1")
     page = chw_listing.search(
-        session, filters=filters, page=int(page_no) if page_no.isdigit() else 1
+        session,
+        filters=filters,
+        page=int(page_no) if page_no.isdigit() else 1,
+        visible=scopes.chw_condition(session, user=user),
     )
     template = "_chw_rows.html" if request.headers.get("HX-Request") else "chws.html"
     sites = _sites(session)
@@ -615,7 +686,11 @@ def _chws_page(request: Request, session: SessionDep, user, **extra) -> HTMLResp
 def _chw_page(
     request: Request, session: SessionDep, user, chw_id: int, **extra: Any
 ) -> HTMLResponse:
-    found = chw_listing.detail(session, chw_id=chw_id)
+    found = (
+        chw_listing.detail(session, chw_id=chw_id)
+        if scopes.sees_chw(session, user=user, chw_id=chw_id)
+        else None
+    )
     if found is None:
         t = Translator(user.language)
         return render(
@@ -728,7 +803,7 @@ def chw_edit(
 ) -> HTMLResponse:
     t = Translator(user.language)
     chw = session.get(Chw, chw_id)
-    if chw is None:
+    if chw is None or not scopes.sees_chw(session, user=user, chw_id=chw_id):
         return _chw_page(request, session, user, chw_id)
     try:
         chws.update(
@@ -764,7 +839,7 @@ def chw_deactivate(
     request: Request, session: SessionDep, user: Manager, chw_id: int
 ) -> HTMLResponse:
     chw = session.get(Chw, chw_id)
-    if chw is None:
+    if chw is None or not scopes.sees_chw(session, user=user, chw_id=chw_id):
         return _chw_page(request, session, user, chw_id)
     chws.deactivate(session, chw=chw)
     audit.record(
@@ -786,7 +861,7 @@ def chw_reset_pin(
 ) -> HTMLResponse:
     t = Translator(user.language)
     chw = session.get(Chw, chw_id)
-    if chw is None:
+    if chw is None or not scopes.sees_chw(session, user=user, chw_id=chw_id):
         return _chw_page(request, session, user, chw_id)
     try:
         chws.reset_pin(session, chw=chw, pin=pin)

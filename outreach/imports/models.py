@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from outreach.encryption.types import EncryptedJSON
 from outreach.timeutil import utcnow
 
 
@@ -34,10 +35,13 @@ class BeneficiaryImport(SQLModel, table=True):
     skipped: int = 0
     # [{"line": 3, "problems": ["..."]}], in French, for the report.
     problems: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=list, sa_column=Column(EncryptedJSON, nullable=False)
     )
-    # The parsed valid lines, in file order; cleared when the import is done.
-    rows: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The parsed valid lines, in file order; cleared when the import is done. Both lists
+    # quote names and numbers, so each is stored as one ciphertext.
+    rows: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from outreach.accounts import scopes
 from outreach.accounts.deps import Officer, Viewer
 from outreach.accounts.models import StaffUser
 from outreach.api_common import (
@@ -61,16 +62,20 @@ def _out(row: InboundMessage) -> InboxOut:
     return InboxOut.model_validate(row, from_attributes=True)
 
 
-def _get(db: Session, message_id: int) -> InboundMessage:
+def _get(db: Session, message_id: int, user: Any) -> InboundMessage:
     row = db.get(InboundMessage, message_id)
-    if row is None or row.intent not in INBOX_INTENTS:
+    if (
+        row is None
+        or row.intent not in INBOX_INTENTS
+        or not scopes.sees_woman(db, user=user, beneficiary_id=row.beneficiary_id)
+    ):
         raise not_found("message reçu")
     return row
 
 
 @router.get("/inbox", response_model=None, responses={200: {"model": Page[InboxOut]}, **ERRORS})
 def list_inbox(
-    _user: Viewer,
+    user: Viewer,
     db: SessionDep,
     page: PageDep,
     handled: bool = False,
@@ -89,6 +94,12 @@ def list_inbox(
     )
     if assigned_user_id is not None:
         stmt = stmt.where(InboundMessage.assigned_user_id == assigned_user_id)
+    # A user limited to some sites reads the replies of their women only.
+    in_scope = scopes.beneficiary_ids_condition(
+        InboundMessage.beneficiary_id, scopes.villages(db, user=user)
+    )
+    if in_scope is not None:
+        stmt = stmt.where(in_scope)
     return paginate(db, stmt, page, _out)
 
 
@@ -97,9 +108,9 @@ def list_inbox(
     response_model=None,
     responses={200: {"model": InboxOut}, **ERRORS, **NOT_FOUND},
 )
-def get_inbox_message(message_id: int, _user: Viewer, db: SessionDep) -> Any:
+def get_inbox_message(message_id: int, user: Viewer, db: SessionDep) -> Any:
     """One inbox message."""
-    return _out(_get(db, message_id)).model_dump(mode="json")
+    return _out(_get(db, message_id, user)).model_dump(mode="json")
 
 
 def _record(
@@ -123,7 +134,7 @@ def _record(
 )
 def assign(message_id: int, body: AssignIn, user: Officer, request: Request, db: SessionDep) -> Any:
     """Give the message to a staff user to follow up (officer)."""
-    row = _get(db, message_id)
+    row = _get(db, message_id, user)
     if body.user_id is not None:
         target = db.get(StaffUser, body.user_id)
         if target is None or not target.active:
@@ -140,7 +151,7 @@ def assign(message_id: int, body: AssignIn, user: Officer, request: Request, db:
 )
 def handle(message_id: int, user: Officer, request: Request, db: SessionDep) -> Any:
     """Mark the message dealt with (officer)."""
-    row = _get(db, message_id)
+    row = _get(db, message_id, user)
     assert user.id is not None
     service.mark_handled(db, message=row, user_id=user.id)
     _record(db, request, user, "inbox.handle", row)
@@ -155,7 +166,7 @@ def handle(message_id: int, user: Officer, request: Request, db: SessionDep) -> 
 )
 def reply(message_id: int, body: ReplyIn, user: Officer, request: Request, db: SessionDep) -> Any:
     """Answer by SMS (officer): queued in the outbox, sent by the workers; marks it handled."""
-    row = _get(db, message_id)
+    row = _get(db, message_id, user)
     assert user.id is not None
     with domain_errors():
         outbound = service.staff_reply(db, message=row, text=body.text, user_id=user.id)

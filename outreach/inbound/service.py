@@ -12,9 +12,11 @@ from sqlmodel import Session, col, select
 from messages import texts
 from outreach.config import get_settings
 from outreach.db import insert_ignore
+from outreach.encryption import keys
 from outreach.inbound.matcher import Intent, Match, match
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.inbound.schemas import IncomingSms, OptOut
+from outreach.outbox import bodies
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import MessageKind, OutboundMessage, Priority
 from outreach.programmes import service as programmes_service
@@ -27,6 +29,7 @@ from outreach.registry.models import (
     ConsentChannel,
     Phone,
     PhoneStatus,
+    has_number,
 )
 from outreach.timeutil import local_today, utcnow
 
@@ -113,7 +116,7 @@ def _by_code(on_phone: list[Beneficiary], code: str | None) -> Beneficiary | Non
 
 
 def _opted_out(db: Session, e164: str, on_phone: list[Beneficiary]) -> bool:
-    phone = db.exec(select(Phone).where(Phone.e164 == e164)).first()
+    phone = db.exec(select(Phone).where(has_number(e164))).first()
     if phone is not None and phone.status == PhoneStatus.OPTED_OUT:
         return True
     return any(b.status == BeneficiaryStatus.OPTED_OUT for b in on_phone)
@@ -148,7 +151,8 @@ def _act(
             dedupe_key=key,
             text_key="sms_stop_one_confirmed",
             language=one.language,
-            name=texts.addressee(one.name, one.language),
+            addressee=texts.addressee(one.name, one.language),
+            name=bodies.NAME,
             code=one.code,
         )
     elif kind == Kind.START:
@@ -177,7 +181,9 @@ def _act(
         _confirm(db, e164=e164, dedupe_key=key, on_phone=on_phone, language=language)
     elif kind == Kind.OTHER:
         # One auto-reply a day, whatever she writes: the key makes it structural.
-        daily = f"{outbox_service.ANSWER_PREFIX}auto:{e164}:{local_today().isoformat()}"
+        # The number's blind index, not the number: keys are stored in clear.
+        sender = keys.blind_index(e164)
+        daily = f"{outbox_service.ANSWER_PREFIX}auto:{sender}:{local_today().isoformat()}"
         _reply(db, e164=e164, dedupe_key=daily, text_key="sms_not_understood", language=language)
 
 
@@ -219,7 +225,7 @@ def _consent(text_key: str, language: str) -> registry_service.ConsentInfo:
 
 def _reactivate_unknown(db: Session, e164: str) -> None:
     # A number nobody is registered on that had sent STOP: it may be texted again.
-    phone = db.exec(select(Phone).where(Phone.e164 == e164)).first()
+    phone = db.exec(select(Phone).where(has_number(e164))).first()
     if phone is not None and phone.status == PhoneStatus.OPTED_OUT:
         phone.status = PhoneStatus.ACTIVE
         phone.opted_out_at = None
@@ -240,7 +246,8 @@ def _help(
             dedupe_key=dedupe_key,
             text_key="sms_help",
             language=language,
-            chw_name=texts.addressee(name, language),
+            addressee=texts.addressee(name, language),
+            chw_name=bodies.NAME,
             chw_phone=number,
         )
     else:
@@ -248,7 +255,14 @@ def _help(
 
 
 def _reply(
-    db: Session, *, e164: str, dedupe_key: str, text_key: str, language: str, **values: str
+    db: Session,
+    *,
+    e164: str,
+    dedupe_key: str,
+    text_key: str,
+    language: str,
+    addressee: str | None = None,
+    **values: str,
 ) -> None:
     already = db.exec(
         select(OutboundMessage.id).where(col(OutboundMessage.dedupe_key) == dedupe_key)
@@ -261,6 +275,7 @@ def _reply(
         dedupe_key=dedupe_key,
         to_number=e164,
         body=texts.render(text_key, language, gsm_safe=safe, **values),
+        addressee=addressee,
         kind=MessageKind.REPLY,
         priority=Priority.INTERACTIVE,
         language=language,

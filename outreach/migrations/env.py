@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlmodel import SQLModel
 
@@ -28,15 +30,28 @@ def run_migrations_online() -> None:
     assert url is not None
     engine = build_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver: Any = connection.connection.driver_connection
+        if sqlite:
+            # A batch rebuild drops and recreates a table other rows point at, which
+            # SQLite's foreign keys refuse once data exists; they are checked again after.
+            # On the driver's connection: through SQLAlchemy it would run after our BEGIN,
+            # where SQLite ignores it.
+            driver.execute("PRAGMA foreign_keys=OFF")
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left rows pointing nowhere: {broken[:5]}")
     engine.dispose()
 
 

@@ -10,10 +10,18 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from outreach.accounts import scopes
 from outreach.accounts.deps import Viewer
 from outreach.api_common import ERRORS, NOT_FOUND, Page, PageDep, invalid, not_found, paginate
 from outreach.db import SessionDep
-from outreach.outbox.models import MessageAttempt, MessageKind, MessageStatus, OutboundMessage
+from outreach.outbox import bodies
+from outreach.outbox.models import (
+    MessageAttempt,
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+    addressed_to,
+)
 from outreach.registry import phones
 
 router = APIRouter(tags=["messages"])
@@ -52,14 +60,16 @@ class MessageDetail(MessageOut):
 
 
 def _out(row: OutboundMessage) -> MessageOut:
-    return MessageOut.model_validate(row, from_attributes=True)
+    out = MessageOut.model_validate(row, from_attributes=True)
+    # The text as she read it: the stored body keeps only a marker for her name.
+    return out.model_copy(update={"body": bodies.render(row.body, row.addressee)})
 
 
 @router.get(
     "/messages", response_model=None, responses={200: {"model": Page[MessageOut]}, **ERRORS}
 )
 def list_messages(
-    _user: Viewer,
+    user: Viewer,
     db: SessionDep,
     page: PageDep,
     status: MessageStatus | None = None,
@@ -71,13 +81,19 @@ def list_messages(
 ) -> Any:
     """Outgoing messages, latest first, by status, kind, phone, beneficiary or creation time."""
     stmt = select(OutboundMessage).order_by(col(OutboundMessage.id).desc())
+    # A user limited to some sites sees the messages of their women only.
+    in_scope = scopes.beneficiary_ids_condition(
+        OutboundMessage.beneficiary_id, scopes.villages(db, user=user)
+    )
+    if in_scope is not None:
+        stmt = stmt.where(in_scope)
     if status is not None:
         stmt = stmt.where(OutboundMessage.status == status.value)
     if kind is not None:
         stmt = stmt.where(OutboundMessage.kind == kind.value)
     if phone:
         try:
-            stmt = stmt.where(OutboundMessage.to_number == phones.normalize(phone))
+            stmt = stmt.where(addressed_to(phones.normalize(phone)))
         except phones.InvalidPhoneNumber as exc:
             raise invalid(f"numéro de téléphone invalide: {phone}") from exc
     if beneficiary_id is not None:
@@ -94,10 +110,10 @@ def list_messages(
     response_model=None,
     responses={200: {"model": MessageDetail}, **ERRORS, **NOT_FOUND},
 )
-def get_message(message_id: int, _user: Viewer, db: SessionDep) -> Any:
+def get_message(message_id: int, user: Viewer, db: SessionDep) -> Any:
     """One message with every gateway attempt."""
     row = db.get(OutboundMessage, message_id)
-    if row is None:
+    if row is None or not scopes.sees_woman(db, user=user, beneficiary_id=row.beneficiary_id):
         raise not_found("message")
     attempts = db.exec(
         select(MessageAttempt)

@@ -62,6 +62,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Recipients sent again after a try the gateway may have accepted",
         ("cause",),
     ),
+    "outreach_chw_pin_lockouts": ("CHW accounts locked out of USSD by wrong PINs", ()),
+    "outreach_chw_pin_lockout_alerts": (
+        "Alerts to staff about a CHW locked out repeatedly within the window",
+        (),
+    ),
 }
 
 Event = tuple[str, tuple[str, ...], int]

@@ -9,6 +9,10 @@ from enum import IntEnum, StrEnum
 from sqlalchemy import Column, ColumnElement, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel, col
 
+from outreach.encryption import keys
+from outreach.encryption import service as encryption
+from outreach.encryption.types import EncryptedText
+from outreach.outbox import bodies
 from outreach.timeutil import utcnow
 
 
@@ -83,8 +87,18 @@ class OutboundMessage(SQLModel, table=True):
     dedupe_key: str = Field(max_length=160, unique=True)
     kind: str = Field(max_length=20)
     priority: int = Field(default=Priority.PROGRAMME)
-    to_number: str = Field(max_length=20, index=True)
+    to_number: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    # The number's blind index, as on `phone.e164_index`: looked up, never decrypted.
+    to_index: str | None = Field(
+        default=None,
+        max_length=32,
+        index=True,
+        sa_column_kwargs={"info": {encryption.BLIND_INDEX_OF: "to_number"}},
+    )
+    # Never a name: a name's place is a marker (outbox.bodies), filled from `addressee`
+    # only when the body leaves the database.
     body: str = Field(sa_column=Column(Text, nullable=False))
+    addressee: str | None = Field(default=None, sa_column=Column(EncryptedText))
     sender_id: str | None = Field(default=None, max_length=20)
     language: str | None = Field(default=None, max_length=5)
     beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
@@ -109,6 +123,21 @@ class OutboundMessage(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     final_at: datetime | None = None
+    # When retention or an erasure blanked the body: the row, status and cost stay.
+    redacted_at: datetime | None = None
+
+    @property
+    def rendered(self) -> str:
+        """The body as it is sent and shown: the name in place of its marker."""
+        return bodies.render(self.body, self.addressee)
+
+
+encryption.keep_derived(OutboundMessage)
+
+
+def addressed_to(number: str) -> ColumnElement[bool]:
+    """SQL condition: the message goes to this number (as stored), found by its blind index."""
+    return col(OutboundMessage.to_index).in_(keys.blind_indexes(number))
 
 
 class MessageAttempt(SQLModel, table=True):

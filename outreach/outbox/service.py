@@ -21,8 +21,9 @@ from sqlmodel import Session, col, select
 
 from outreach.config import get_settings
 from outreach.db import after_commit, get_engine, insert_ignore, insert_new
+from outreach.encryption import keys
 from outreach.gateways.base import RecipientResult
-from outreach.outbox import metrics
+from outreach.outbox import bodies, metrics
 from outreach.outbox.models import (
     FINAL_STATES,
     DeliveryReport,
@@ -30,10 +31,17 @@ from outreach.outbox.models import (
     MessageStatus,
     OutboundMessage,
     Priority,
+    addressed_to,
     is_sendable,
 )
 from outreach.outbox.windows import WindowState, window_state
-from outreach.registry.models import Beneficiary, BeneficiaryStatus, Phone, PhoneStatus
+from outreach.registry.models import (
+    Beneficiary,
+    BeneficiaryStatus,
+    Phone,
+    PhoneStatus,
+    has_number,
+)
 from outreach.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -113,6 +121,7 @@ def enqueue(
     to_number: str,
     body: str,
     kind: str,
+    addressee: str | None = None,
     priority: int = Priority.PROGRAMME,
     beneficiary_id: int | None = None,
     language: str | None = None,
@@ -120,7 +129,10 @@ def enqueue(
     due_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> OutboundMessage:
-    """Add a message to the outbox once per dedupe key; a worker is woken after commit."""
+    """Add a message to the outbox once per dedupe key; a worker is woken after commit.
+
+    A name in the text is `bodies.NAME` in `body`, and the name itself `addressee`.
+    """
     now = utcnow()
     due = due_at or now
     message = OutboundMessage(
@@ -129,6 +141,7 @@ def enqueue(
         priority=priority,
         to_number=to_number,
         body=body,
+        addressee=addressee,
         sender_id=sender_id if sender_id is not None else get_settings().at_sender_id,
         language=language,
         beneficiary_id=beneficiary_id,
@@ -185,6 +198,11 @@ def claim(session: Session, *, message_id: int, owner: str) -> Claim | None:
     return claims[0] if claims else None
 
 
+# The claim updates the table, not the mapped class: an ORM UPDATE ... RETURNING matches
+# the returned columns against the mapper's by equality, which an encrypted column refuses.
+_OUTBOX: Any = OutboundMessage.__table__  # type: ignore[attr-defined]
+
+
 def _claim(
     session: Session, *, owner: str, limit: int, only_id: int | None, now: datetime | None
 ) -> list[Claim]:
@@ -206,6 +224,7 @@ def _claim(
         col(OutboundMessage.id),
         col(OutboundMessage.to_number),
         col(OutboundMessage.body),
+        col(OutboundMessage.addressee),
         col(OutboundMessage.sender_id),
         col(OutboundMessage.kind),
         col(OutboundMessage.priority),
@@ -231,7 +250,7 @@ def _claim(
             .cte("picked")
         )
         stmt = (
-            update(OutboundMessage)
+            update(_OUTBOX)
             .where(col(OutboundMessage.id) == picked.c.id)
             .values(**values)
             .returning(*returned)
@@ -243,7 +262,7 @@ def _claim(
             select(col(OutboundMessage.id)).where(*conditions).order_by(*order).limit(limit)
         )
         stmt = (
-            update(OutboundMessage)
+            update(_OUTBOX)
             .where(col(OutboundMessage.id).in_(picked_ids.scalar_subquery()))
             .values(**values)
             .returning(*returned)
@@ -253,10 +272,13 @@ def _claim(
         return []
     # Consent is checked at send time: an opt-out after queueing cancels the message,
     # and so does a moment that has passed (a reminder for an appointment that is over).
+    # Matched on every configured index key: a row queued before a key rotation still
+    # finds its phone.
+    hashes = {r.id: keys.blind_indexes(r.to_number) for r in rows}
     inactive = dict(
         session.exec(
-            select(Phone.e164, Phone.status).where(
-                col(Phone.e164).in_({r.to_number for r in rows}),
+            select(Phone.e164_index, Phone.status).where(
+                col(Phone.e164_index).in_({h for found in hashes.values() for h in found}),
                 col(Phone.status) != PhoneStatus.ACTIVE,
             )
         ).all()
@@ -279,8 +301,9 @@ def _claim(
             row.expires_at is not None and row.expires_at <= now
         ):
             continue
-        if row.to_number in inactive:
-            reasons[row.id] = f"phone_{inactive[row.to_number]}"
+        phone_status = next((inactive[h] for h in hashes[row.id] if h in inactive), None)
+        if phone_status is not None:
+            reasons[row.id] = f"phone_{phone_status}"
         elif row.beneficiary_id in stopped:
             reasons[row.id] = "beneficiary_opted_out"
         elif row.expires_at is not None and row.expires_at <= now:
@@ -322,7 +345,8 @@ def _claim(
             message_id=r.id,
             attempt_id=attempt_ids[r.id],
             to_number=r.to_number,
-            body=r.body,
+            # Rendered here, so batching groups recipients by the text they will read.
+            body=bodies.render(r.body, r.addressee),
             sender_id=r.sender_id,
             kind=r.kind,
             priority=r.priority,
@@ -640,7 +664,7 @@ def cancel_for_phone(session: Session, *, e164: str, reason: str) -> int:
     result = session.execute(
         update(OutboundMessage)
         .where(
-            col(OutboundMessage.to_number) == e164,
+            addressed_to(e164),
             is_sendable(),
         )
         .values(status=MessageStatus.CANCELLED, failure_reason=reason, final_at=now, updated_at=now)
@@ -712,7 +736,8 @@ def _opt_out_blocked(session: Session, e164: str) -> None:
 
 
 def _mark_phones(session: Session, codes: dict[str, int], events: list[metrics.Event]) -> None:
-    phones = session.exec(select(Phone).where(col(Phone.e164).in_(list(codes)))).all()
+    hashes = [h for number in codes for h in keys.blind_indexes(number)]
+    phones = session.exec(select(Phone).where(col(Phone.e164_index).in_(hashes))).all()
     for phone in phones:
         code = codes[phone.e164]
         if code == BLACKLIST_CODE:
@@ -761,7 +786,7 @@ def _check_unreachable(session: Session, e164: str, events: list[metrics.Event])
     latest = session.exec(
         select(OutboundMessage)
         .where(
-            OutboundMessage.to_number == e164,
+            addressed_to(e164),
             col(OutboundMessage.status).in_(
                 [
                     MessageStatus.DELIVERED,
@@ -777,7 +802,7 @@ def _check_unreachable(session: Session, e164: str, events: list[metrics.Event])
     ).all()
     if len(latest) < needed or not all(_is_hard_failure(m) for m in latest):
         return
-    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
+    phone = session.exec(select(Phone).where(has_number(e164))).first()
     if phone is None or phone.status != PhoneStatus.ACTIVE:
         return
     log.warning("phone %s unreachable after %d failed deliveries", phone.id, needed)

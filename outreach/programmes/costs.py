@@ -33,12 +33,12 @@ from outreach.programmes.fanout import (
     recipient_params,
 )
 from outreach.programmes.models import EnrollmentStatus
-from outreach.registry.models import BeneficiaryStatus
+from outreach.registry.models import NETWORK_PREFIX_LENGTH, BeneficiaryStatus
 from outreach.sites.models import Site
 from outreach.timeutil import local_today
 
-# "+223" and the two digits that tell Malian networks apart.
-PREFIX_LENGTH = 6
+# "+223" and the two digits that tell Malian networks apart (`phone.prefix`).
+PREFIX_LENGTH = NETWORK_PREFIX_LENGTH
 
 
 def price_per_segment(e164_prefix: str, prices: Mapping[str, float] | None = None) -> Decimal:
@@ -223,13 +223,13 @@ def audience_groups(session: Session, *, audience: Audience, day: date) -> Audie
     audience_where = " AND ".join(where)
     sql = f"""SELECT b.language,
             CASE WHEN b.phone_kind = :kind_shared THEN 'shared' ELSE 'own' END,
-            SUBSTR(p.e164, 1, {PREFIX_LENGTH}), COUNT(*)
+            p.prefix, COUNT(*)
         FROM beneficiary b
         {RECIPIENT_JOINS}
         WHERE {audience_where} AND {OWN} AND p.status = :phone_active
         GROUP BY 1, 2, 3
     UNION ALL
-        SELECT c.language, 'chw', SUBSTR(cp.e164, 1, {PREFIX_LENGTH}), SUM(r.n)
+        SELECT c.language, 'chw', cp.prefix, SUM(r.n)
         FROM (
             SELECT b.chw_id, COUNT(*) AS n
             FROM beneficiary b

@@ -33,6 +33,7 @@ from messages.validate import validate
 from outreach.config import get_settings
 from outreach.content import service as content_service
 from outreach.db import unit_of_work
+from outreach.outbox import bodies
 from outreach.outbox.models import MessageKind, MessageStatus, Priority
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
 from outreach.registry.models import BeneficiaryStatus, PhoneKind, PhoneStatus
@@ -105,8 +106,11 @@ def due_rows(
 # Who gets the message: her own or shared phone when she has one (never rerouted when
 # it opted out), else her CHW's. Written once, used by the fan-out and the preflight.
 OWN = "(b.phone_id IS NOT NULL AND b.phone_kind <> :kind_none)"
+# The number is copied as stored: ciphertext under the same keys, with its blind index.
 TO_NUMBER = f"""CASE WHEN {OWN} THEN (CASE WHEN p.status = :phone_active THEN p.e164 END)
          WHEN c.active AND cp.status = :phone_active THEN cp.e164 END"""
+TO_INDEX = f"""CASE WHEN {OWN} THEN (CASE WHEN p.status = :phone_active THEN p.e164_index END)
+         WHEN c.active AND cp.status = :phone_active THEN cp.e164_index END"""
 LANGUAGE = f"CASE WHEN {OWN} THEN b.language ELSE c.language END"
 ADDRESSING = f"CASE WHEN {OWN} THEN (CASE WHEN b.phone_kind = :kind_shared THEN 'shared' ELSE 'own' END) ELSE 'chw' END"  # noqa: E501
 RECIPIENT_JOINS = """LEFT JOIN phone p ON p.id = b.phone_id
@@ -118,10 +122,20 @@ def _by_language(expr_bm: str, expr_fr: str, language: str) -> str:
     return f"(CASE WHEN {language} = 'bm' THEN {expr_bm} ELSE {expr_fr} END)"
 
 
+# A name never enters a body: the marker holds its place and the row's `addressee` gets
+# the enrollment's ciphertext, only where the body has that place (outreach.outbox.bodies).
+NAME_MARK = "CAST(:mark_name AS TEXT)"
+
+
+def addressee_sql(expr: str) -> str:
+    """The addressee copied to an outbox row: none for a woman's own phone."""
+    return f"CASE WHEN {OWN} AND b.phone_kind <> :kind_shared THEN NULL ELSE {expr} END"
+
+
 def _body_sql() -> str:
     own_text = _by_language("s.t_bm", "s.t_fr", "b.language")
     relay_text = _by_language("s.t_bm", "s.t_fr", "c.language")
-    name = "COALESCE(e.addressee, '')"
+    name = NAME_MARK
     shared = (
         f"{_by_language(':sh_bm_1', ':sh_fr_1', 'b.language')} || {name} || "
         f"{_by_language(':sh_bm_2', ':sh_fr_2', 'b.language')} || {own_text}"
@@ -152,20 +166,22 @@ def _insert_sql(rows: int, branch: str) -> str:
     # The statement starts with INSERT (the WITH belongs to its SELECT) so that drivers
     # report the inserted row count.
     return f"""INSERT INTO outbound_message (
-    dedupe_key, kind, priority, to_number, body, sender_id, language, beneficiary_id,
-    status, due_at, created_at, updated_at, attempt_count
+    dedupe_key, kind, priority, to_number, to_index, body, addressee, sender_id, language,
+    beneficiary_id, status, due_at, created_at, updated_at, attempt_count
 )
 WITH s(k, programme, anchor, late_from, late_to, t_fr, t_bm) AS (
     VALUES {values}
 )
-SELECT x.dedupe_key, :kind, :priority, x.to_number, x.body, :sender_id, x.language,
-       x.beneficiary_id, :queued, :now, :now, :now, 0
+SELECT x.dedupe_key, :kind, :priority, x.to_number, x.to_index, x.body, x.addressee,
+       :sender_id, x.language, x.beneficiary_id, :queued, :now, :now, :now, 0
 FROM (
     SELECT 'prog:' || CAST(e.id AS VARCHAR(20)) || ':' || s.k AS dedupe_key,
            b.id AS beneficiary_id,
            {TO_NUMBER} AS to_number,
+           {TO_INDEX} AS to_index,
            {LANGUAGE} AS language,
-           {_body_sql()} AS body
+           {_body_sql()} AS body,
+           {addressee_sql("e.addressee")} AS addressee
     FROM s
     JOIN enrollment e ON e.programme = s.programme AND {_BRANCHES[branch]}
     JOIN beneficiary b ON b.id = e.beneficiary_id
@@ -183,6 +199,7 @@ def recipient_params() -> dict[str, Any]:
         "kind_none": PhoneKind.NONE.value,
         "kind_shared": PhoneKind.SHARED.value,
         "phone_active": PhoneStatus.ACTIVE.value,
+        "mark_name": bodies.NAME,
     }
 
 

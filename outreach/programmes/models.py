@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
+from outreach.encryption.types import EncryptedText
 from outreach.timeutil import local_today, utcnow
 
 
@@ -40,6 +41,7 @@ class Enrollment(SQLModel, table=True):
     # is sent that day; anything older is skipped (no flood of back messages).
     start_date: date = Field(default_factory=local_today, index=True)
     # Her name as it heads a message on a shared phone or to her CHW: GSM-safe and short,
-    # so the fan-out can build every body in SQL and still fit one segment.
-    addressee: str | None = Field(default=None, max_length=24)
+    # so the fan-out can build every body in SQL and still fit one segment. Encrypted: the
+    # fan-out copies the ciphertext to the outbox row and the body only marks its place.
+    addressee: str | None = Field(default=None, sa_column=Column(EncryptedText))
     created_at: datetime = Field(default_factory=utcnow)

@@ -14,6 +14,7 @@ from outreach.chws.models import Chw
 from outreach.config import get_settings
 from outreach.content import service as content_service
 from outreach.db import insert_row
+from outreach.outbox import bodies
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -125,7 +126,7 @@ def record_loss(session: Session, *, beneficiary_id: int) -> None:
     if to is None:
         return
     body = texts.render(
-        "loss_support", to.language, gsm_safe=_gsm_safe(to.language), name=beneficiary.name
+        "loss_support", to.language, gsm_safe=_gsm_safe(to.language), name=bodies.NAME
     )
     outbox_service.enqueue(
         session,
@@ -133,6 +134,7 @@ def record_loss(session: Session, *, beneficiary_id: int) -> None:
         to_number=to.number,
         # The kind message already names her; the CHW also needs to know who it is for.
         body=(to.prefix if to.relay else "") + body,
+        addressee=to.addressee,
         kind=MessageKind.REPLY,
         priority=Priority.INTERACTIVE,
         beneficiary_id=beneficiary_id,
@@ -173,7 +175,9 @@ class Recipient:
 
     number: str
     language: str
+    # Holds the name's marker; the name itself is `addressee` (outreach.outbox.bodies).
     prefix: str
+    addressee: str
     # True when the message goes to her CHW to be passed on.
     relay: bool = False
 
@@ -188,8 +192,8 @@ def recipient(session: Session, *, beneficiary: Beneficiary) -> Recipient | None
         language = beneficiary.language
         prefix = ""
         if beneficiary.phone_kind == PhoneKind.SHARED:
-            prefix = _prefix(beneficiary, language, relay=False)
-        return Recipient(phone.e164, language, prefix)
+            prefix = _prefix(language, relay=False)
+        return Recipient(phone.e164, language, prefix, texts.addressee(beneficiary.name, language))
     chw = session.get(Chw, beneficiary.chw_id) if beneficiary.chw_id else None
     if chw is None or not chw.active:
         return None
@@ -197,8 +201,9 @@ def recipient(session: Session, *, beneficiary: Beneficiary) -> Recipient | None
     if chw_phone is None or chw_phone.status != PhoneStatus.ACTIVE:
         return None
     # The CHW reads the message and passes it on: it is written in her language.
-    prefix = _prefix(beneficiary, chw.language, relay=True)
-    return Recipient(chw_phone.e164, chw.language, prefix, relay=True)
+    prefix = _prefix(chw.language, relay=True)
+    name = texts.addressee(beneficiary.name, chw.language)
+    return Recipient(chw_phone.e164, chw.language, prefix, name, relay=True)
 
 
 def current_text(session: Session, *, enrollment: Enrollment, language: str) -> str | None:
@@ -217,9 +222,9 @@ def _gsm_safe(language: str) -> bool:
     return get_settings().content_gsm_safe.get(language, True)
 
 
-def _prefix(beneficiary: Beneficiary, language: str, *, relay: bool) -> str:
+def _prefix(language: str, *, relay: bool) -> str:
     before, after = texts.address_parts(language, relay=relay, gsm_safe=_gsm_safe(language))
-    return before + texts.addressee(beneficiary.name, language) + after
+    return before + bodies.NAME + after
 
 
 def _cancel_programme_messages(session: Session, *, beneficiary_id: int, reason: str) -> None:

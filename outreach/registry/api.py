@@ -15,6 +15,7 @@ from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
 from messages.schedule import anchor_for_week
+from outreach.accounts import scopes
 from outreach.accounts.deps import Officer, Viewer
 from outreach.api_common import (
     ERRORS,
@@ -32,15 +33,17 @@ from outreach.chws.models import Chw
 from outreach.db import SessionDep, unit_of_work
 from outreach.programmes import service as programmes_service
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
-from outreach.registry import service
+from outreach.registry import names, phones, service
 from outreach.registry.models import (
     Beneficiary,
     BeneficiaryStatus,
     Child,
     Consent,
     ConsentChannel,
+    NameKind,
     Phone,
     PhoneKind,
+    has_number,
 )
 from outreach.sites import service as site_service
 from outreach.sites.models import Site
@@ -161,11 +164,20 @@ def _out(db: Session, row: Beneficiary) -> BeneficiaryOut:
     return BeneficiaryOut.model_validate({**row.model_dump(), "phone": _phone(db, row.phone_id)})
 
 
-def _get(db: Session, beneficiary_id: int) -> Beneficiary:
+def _get(db: Session, beneficiary_id: int, user: Any) -> Beneficiary:
     row = db.get(Beneficiary, beneficiary_id)
-    if row is None:
+    # Outside the user's sites reads exactly as missing: her existence is not revealed.
+    if row is None or not scopes.sees(db, user=user, beneficiary=row):
         raise not_found("bénéficiaire")
     return row
+
+
+def _check_place(db: Session, user: Any, village_id: int | None) -> None:
+    scope = scopes.villages(db, user=user)
+    if village_id is not None and not scopes.sees_village(scope, village_id):
+        raise invalid(f"lieu {village_id} hors de vos sites")
+    if village_id is None and scope is not None:
+        raise invalid("indiquez un village de vos sites (village_id)")
 
 
 def _filtered(
@@ -180,8 +192,12 @@ def _filtered(
     status: str | None,
     consented: bool | None,
     q: str | None,
+    scope: frozenset[int] | None = None,
 ) -> Any:
     stmt = select(Beneficiary).order_by(col(Beneficiary.id))
+    in_scope = scopes.village_condition(Beneficiary.village_id, scope)
+    if in_scope is not None:
+        stmt = stmt.where(in_scope)
     if site_id is not None:
         site = db.get(Site, site_id)
         villages = (
@@ -220,14 +236,14 @@ def _filtered(
         stmt = stmt.where(condition if consented else ~condition)
     if q:
         term = q.strip()
-        digits = "".join(ch for ch in term if ch.isdigit()).lstrip("0")
-        matches = [col(Beneficiary.code) == term.upper(), col(Beneficiary.name).ilike(f"%{term}%")]
-        if len(digits) >= 4:
-            matches.append(
-                col(Beneficiary.phone_id).in_(
-                    select(Phone.id).where(col(Phone.e164).contains(digits))
-                )
-            )
+        matches = [
+            col(Beneficiary.code) == term.upper(),
+            names.matching(NameKind.BENEFICIARY, term, Beneficiary.id),
+        ]
+        # Numbers are encrypted: only a whole number is found, by its blind index.
+        e164 = phones.search_number(term)
+        if e164:
+            matches.append(col(Beneficiary.phone_id).in_(select(Phone.id).where(has_number(e164))))
         stmt = stmt.where(or_(*matches))
     return stmt
 
@@ -278,9 +294,10 @@ FiltersDep = Annotated[Filters, Depends(_filters)]
     response_model=None,
     responses={200: {"model": Page[BeneficiaryOut]}, **ERRORS},
 )
-def list_beneficiaries(_user: Viewer, db: SessionDep, page: PageDep, filters: FiltersDep) -> Any:
+def list_beneficiaries(user: Viewer, db: SessionDep, page: PageDep, filters: FiltersDep) -> Any:
     """Beneficiaries by site, programme and stage, language, displacement, status or search."""
-    return paginate(db, _filtered(db, **filters), page, lambda row: _out(db, row))
+    scope = scopes.villages(db, user=user)
+    return paginate(db, _filtered(db, **filters, scope=scope), page, lambda row: _out(db, row))
 
 
 @router.get(
@@ -292,7 +309,7 @@ def export_beneficiaries(
     user: Viewer, request: Request, db: SessionDep, filters: FiltersDep
 ) -> Any:
     """The filtered list as CSV, streamed whatever its length (audited)."""
-    stmt = _filtered(db, **filters)
+    stmt = _filtered(db, **filters, scope=scopes.villages(db, user=user))
     total = db.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
     audit.record(
         db,
@@ -301,12 +318,15 @@ def export_beneficiaries(
         object_type="beneficiary",
         detail={
             "rows": int(total),
-            "filters": {k: str(v) for k, v in filters.items() if v is not None},
+            # A search may be a name or a number: the log says one was made, not what.
+            "filters": {
+                k: "***" if k == "q" else str(v) for k, v in filters.items() if v is not None
+            },
         },
         ip=client_ip(request),
     )
     return StreamingResponse(
-        _csv_lines(filters),
+        _csv_lines({**filters, "scope": scopes.villages(db, user=user)}),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="beneficiaires.csv"'},
     )
@@ -374,9 +394,9 @@ def _detail(db: Session, row: Beneficiary) -> dict[str, Any]:
     response_model=None,
     responses={200: {"model": BeneficiaryDetail}, **ERRORS, **NOT_FOUND},
 )
-def get_beneficiary(beneficiary_id: int, _user: Viewer, db: SessionDep) -> Any:
+def get_beneficiary(beneficiary_id: int, user: Viewer, db: SessionDep) -> Any:
     """One beneficiary with her children, enrollments, consent history and transfers."""
-    return _detail(db, _get(db, beneficiary_id))
+    return _detail(db, _get(db, beneficiary_id, user))
 
 
 def _record(
@@ -405,6 +425,7 @@ def create_beneficiary(body: BeneficiaryIn, user: Officer, request: Request, db:
         raise invalid(f"agent {body.chw_id} inconnu")
     if body.village_id is not None and db.get(Site, body.village_id) is None:
         raise invalid(f"lieu {body.village_id} inconnu")
+    _check_place(db, user, body.village_id)
     consent = service.ConsentInfo(
         text_key=body.consent_text_key,
         text_version=body.consent_text_version,
@@ -444,9 +465,11 @@ def correct_beneficiary(
     beneficiary_id: int, body: BeneficiaryPatch, user: Officer, request: Request, db: SessionDep
 ) -> Any:
     """Correct her name, language, displacement, village or phone (officer)."""
-    row = _get(db, beneficiary_id)
+    row = _get(db, beneficiary_id, user)
     if body.village_id is not None and db.get(Site, body.village_id) is None:
         raise invalid(f"lieu {body.village_id} inconnu")
+    if body.village_id is not None:
+        _check_place(db, user, body.village_id)
     with domain_errors():
         changed = service.correct(db, beneficiary=row, **body.model_dump(exclude_unset=True))
     # The field names only: never the old or new phone or name.
@@ -466,7 +489,7 @@ def _action(row: Beneficiary, changed: int) -> dict[str, Any]:
 )
 def pause(beneficiary_id: int, user: Officer, request: Request, db: SessionDep) -> Any:
     """Hold her programme messages (officer)."""
-    row = _get(db, beneficiary_id)
+    row = _get(db, beneficiary_id, user)
     count = programmes_service.pause(db, beneficiary_id=beneficiary_id)
     _record(db, request, user, "beneficiary.pause", row, enrollments=count)
     return _action(row, count)
@@ -479,7 +502,7 @@ def pause(beneficiary_id: int, user: Officer, request: Request, db: SessionDep) 
 )
 def resume(beneficiary_id: int, user: Officer, request: Request, db: SessionDep) -> Any:
     """Restart her paused programmes at her current stage (officer)."""
-    row = _get(db, beneficiary_id)
+    row = _get(db, beneficiary_id, user)
     count = programmes_service.resume(db, beneficiary_id=beneficiary_id)
     _record(db, request, user, "beneficiary.resume", row, enrollments=count)
     return _action(row, count)
@@ -492,7 +515,7 @@ def resume(beneficiary_id: int, user: Officer, request: Request, db: SessionDep)
 )
 def opt_out(beneficiary_id: int, user: Officer, request: Request, db: SessionDep) -> Any:
     """Stop her messages at her request, told to staff (officer); logged as a withdrawal."""
-    row = _get(db, beneficiary_id)
+    row = _get(db, beneficiary_id, user)
     if row.status == BeneficiaryStatus.OPTED_OUT:
         return _action(row, 0)
     withdrawal = service.ConsentInfo(
@@ -519,12 +542,14 @@ def transfer(
     beneficiary_id: int, body: TransferIn, user: Officer, request: Request, db: SessionDep
 ) -> Any:
     """Hand her over to another CHW, and village if she moved (officer)."""
-    row = _get(db, beneficiary_id)
+    row = _get(db, beneficiary_id, user)
     chw = db.get(Chw, body.to_chw_id)
     if chw is None or not chw.active:
         raise invalid(f"agent {body.to_chw_id} inconnu ou désactivé")
     if body.to_village_id is not None and db.get(Site, body.to_village_id) is None:
         raise invalid(f"lieu {body.to_village_id} inconnu")
+    if body.to_village_id is not None:
+        _check_place(db, user, body.to_village_id)
     with domain_errors():
         service.transfer(
             db,

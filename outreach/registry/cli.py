@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,11 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from outreach.db import unit_of_work
+from outreach.privacy import service as privacy
 from outreach.registry import service
 
 app = typer.Typer(help="Bénéficiaires.", no_args_is_help=True)
 console = Console()
 
+ACTOR = "cli"
 CHANNELS = {"ussd": "USSD (ASC)", "sms": "SMS", "gateway_optout": "Opérateur"}
 
 
@@ -41,3 +45,56 @@ def consent(code: Annotated[str, typer.Argument(help="Code d'inscription.")]) ->
         console.print("Aucun consentement enregistré.")
         return
     console.print(table)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]Erreur:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export(
+    code: Annotated[str, typer.Argument(help="Code d'inscription.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Fichier JSON (défaut: la sortie).")
+    ] = None,
+) -> None:
+    """Write everything held about one beneficiary as JSON (audited)."""
+    with unit_of_work() as session:
+        beneficiary = service.find_by_code(session, code=code.strip())
+        if beneficiary is None:
+            _fail(f"aucune bénéficiaire avec le code {code}")
+            return
+        document = privacy.export_audited(session, beneficiary=beneficiary, actor=ACTOR)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"[green]Export écrit[/green]: {output}")
+
+
+@app.command("erase")
+def erase(
+    code: Annotated[str, typer.Argument(help="Code d'inscription.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Ne pas demander de confirmation.")] = False,
+) -> None:
+    """Anonymise one beneficiary for good: name, number, texts (counts and costs stay)."""
+    if not yes and not typer.confirm(
+        f"Effacer définitivement la bénéficiaire {code} ? Cette action est irréversible."
+    ):
+        raise typer.Exit(code=1)
+    with unit_of_work() as session:
+        beneficiary = service.find_by_code(session, code=code.strip())
+        if beneficiary is None:
+            _fail(f"aucune bénéficiaire avec le code {code}")
+            return
+        result = privacy.erase_audited(session, beneficiary=beneficiary, actor=ACTOR)
+    if result.already:
+        console.print(f"La bénéficiaire {code} était déjà effacée: rien n'a changé.")
+        return
+    console.print(
+        f"[green]Bénéficiaire {code} effacée[/green]: {result.messages_blanked} SMS envoyés "
+        f"et {result.inbound_blanked} SMS reçus vidés, {result.messages_cancelled} envois "
+        f"annulés, {result.appointments_cancelled} rendez-vous annulés."
+    )

@@ -34,6 +34,20 @@ def normalize(raw: str, *, region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def search_number(text: str) -> str | None:
+    """The number a search box's text names in full, or None (it is a name, or a part).
+
+    Numbers are stored encrypted and found by a keyed hash of the whole number, so a
+    search can only match a complete number, never a few of its digits.
+    """
+    if not any(ch.isdigit() for ch in text):
+        return None
+    try:
+        return normalize(text)
+    except InvalidPhoneNumber:
+        return None
+
+
 def mask(e164: str | None) -> str:
     """Keep the country code and the last two digits: enough to debug, not to call."""
     if not e164:

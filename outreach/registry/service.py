@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from messages import texts
 from outreach.db import insert_new, insert_row
+from outreach.outbox import bodies
 from outreach.outbox import service as outbox_service
 from outreach.outbox.models import (
     MessageKind,
@@ -27,18 +28,20 @@ from outreach.outbox.models import (
 )
 from outreach.programmes import service as programmes_service
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
-from outreach.registry import phones
+from outreach.registry import names, phones
 from outreach.registry.models import (
     Beneficiary,
     BeneficiaryStatus,
     Child,
     Consent,
     ConsentChannel,
+    NameKind,
     Phone,
     PhoneKind,
     PhoneStatus,
     SelfRegistration,
     Transfer,
+    has_number,
 )
 from outreach.timeutil import local_today, utcnow
 
@@ -62,10 +65,10 @@ class RegistrationError(ValueError):
 def get_or_create_phone(session: Session, *, raw: str) -> Phone:
     """The phone row for a number, created on first sight; raises InvalidPhoneNumber."""
     e164 = phones.normalize(raw)
-    created = insert_new(session, Phone(e164=e164), conflict=("e164",))
+    created = insert_new(session, Phone(e164=e164), conflict=("e164_index",))
     if created is not None:
         return created
-    return session.exec(select(Phone).where(Phone.e164 == e164)).one()
+    return session.exec(select(Phone).where(has_number(e164))).one()
 
 
 def edd_from_weeks(*, weeks: int, today: date) -> date:
@@ -165,6 +168,11 @@ def _new_beneficiary(
             status=status,
         )
         if insert_new(session, beneficiary, conflict=("code",)) is not None:
+            # A plain INSERT, not a flush: the name's search tokens are written here.
+            assert beneficiary.id is not None
+            names.index(
+                session, kind=NameKind.BENEFICIARY, owner_id=beneficiary.id, name=beneficiary.name
+            )
             return beneficiary
 
 
@@ -301,11 +309,11 @@ def _chw_contact(session: Session, chw_id: int | None) -> tuple[str, str, Phone 
 def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | None:
     """Queue the confirmation SMS: to her (or to her CHW, addressed by name) and to the CHW."""
     assert beneficiary.id is not None
-    chw_name, chw_number, chw_phone, chw_language = _chw_contact(session, beneficiary.chw_id)
+    _chw_name, chw_number, chw_phone, chw_language = _chw_contact(session, beneficiary.chw_id)
+    # Her name's place is a marker; the row's encrypted addressee holds it (outbox.bodies).
     values: dict[str, Any] = {
-        "name": beneficiary.name,
+        "name": bodies.NAME,
         "code": beneficiary.code,
-        "chw_name": chw_name,
         "chw_phone": chw_number,
     }
     own = _phone_of(session, beneficiary.phone_id)
@@ -317,6 +325,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             dedupe_key=f"welcome:{beneficiary.id}",
             to_number=own.e164,
             body=texts.render(key or "ussd_registration_confirmed", beneficiary.language, **values),
+            addressee=beneficiary.name,
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
@@ -330,6 +339,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             dedupe_key=f"welcome:{beneficiary.id}",
             to_number=chw_phone.e164,
             body=texts.render("ussd_registration_proxy", beneficiary.language, **values),
+            addressee=beneficiary.name,
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
@@ -342,6 +352,7 @@ def notify_registration(session: Session, *, beneficiary: Beneficiary) -> int | 
             dedupe_key=f"registered-chw:{beneficiary.id}",
             to_number=chw_phone.e164,
             body=texts.render("ussd_registration_chw", chw_language, **values),
+            addressee=beneficiary.name,
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             language=chw_language,
@@ -399,7 +410,7 @@ def find_duplicates(
     conditions: list[ColumnElement[bool]] = []
     if phone:
         conditions.append(
-            col(Beneficiary.phone_id).in_(select(col(Phone.id)).where(Phone.e164 == phone))
+            col(Beneficiary.phone_id).in_(select(col(Phone.id)).where(has_number(phone)))
         )
     if village_id is not None and anchor is not None:
         conditions.append(and_(col(Beneficiary.village_id) == village_id, _anchored_near(anchor)))
@@ -512,7 +523,8 @@ def self_register(
             session,
             dedupe_key=f"self-welcome:{beneficiary.id}",
             to_number=own.e164,
-            body=texts.render("ussd_self_registration", language, name=beneficiary.name),
+            body=texts.render("ussd_self_registration", language, name=bodies.NAME),
+            addressee=beneficiary.name,
             kind=MessageKind.REPLY,
             priority=Priority.INTERACTIVE,
             beneficiary_id=beneficiary.id,
@@ -551,7 +563,7 @@ def find_by_phone(session: Session, *, e164: str) -> list[Beneficiary]:
         session.exec(
             select(Beneficiary)
             .join(Phone, col(Phone.id) == col(Beneficiary.phone_id))
-            .where(Phone.e164 == e164)
+            .where(has_number(e164))
             .order_by(col(Beneficiary.id))
         )
     )
@@ -656,7 +668,7 @@ def opt_out_phone(
         e164 = phones.normalize(raw)
     except phones.InvalidPhoneNumber:
         return None
-    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
+    phone = session.exec(select(Phone).where(has_number(e164))).first()
     if phone is None:
         phone = Phone(e164=e164)
     phone.status = PhoneStatus.OPTED_OUT
@@ -680,7 +692,7 @@ def opt_in(
 ) -> list[Beneficiary]:
     """Messages to this number start again: for one beneficiary on it, or for all who had
     stopped; returns the beneficiaries who opted back in (their consent is logged)."""
-    phone = session.exec(select(Phone).where(Phone.e164 == e164)).first()
+    phone = session.exec(select(Phone).where(has_number(e164))).first()
     on_phone = find_by_phone(session, e164=e164)
     chosen = [b for b in on_phone if beneficiary_id is None or b.id == beneficiary_id]
     chosen_ids = {b.id for b in chosen}

@@ -13,10 +13,11 @@ from sqlmodel import Session, col, select
 
 from outreach.chws.models import Chw
 from outreach.inbound.models import InboundMessage
+from outreach.outbox import bodies
 from outreach.outbox.models import OutboundMessage
 from outreach.programmes.models import Enrollment, EnrollmentStatus
-from outreach.registry import phones
-from outreach.registry.models import Beneficiary, Consent, Phone, Transfer
+from outreach.registry import names, phones
+from outreach.registry.models import Beneficiary, Consent, NameKind, Phone, Transfer, has_number
 from outreach.reports.service import STAGE_KEYS, anchor_range
 from outreach.sites.models import Site
 from outreach.sites.service import villages_under
@@ -40,6 +41,8 @@ class Filters:
     language: str = ""
     displaced: bool | None = None
     status: str = ""
+    # The villages of the user's sites (None: all); set by the page, never from the URL.
+    scope: frozenset[int] | None = None
 
     @classmethod
     def from_query(cls, params: Any) -> Filters:
@@ -101,6 +104,8 @@ class Page:
 
 def _filtered(session: Session, filters: Filters) -> Select[Any]:
     stmt: Select[Any] = sa_select(col(Beneficiary.id))
+    if filters.scope is not None:
+        stmt = stmt.where(col(Beneficiary.village_id).in_(sorted(filters.scope) or [-1]))
     if filters.q:
         q = filters.q
         digits = "".join(ch for ch in q if ch.isdigit())
@@ -113,13 +118,11 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
                 e164 = None
             if e164:
                 conditions.append(
-                    col(Beneficiary.phone_id).in_(
-                        sa_select(col(Phone.id)).where(col(Phone.e164) == e164)
-                    )
+                    col(Beneficiary.phone_id).in_(sa_select(col(Phone.id)).where(has_number(e164)))
                 )
             stmt = stmt.where(or_(*conditions))
         else:
-            stmt = stmt.where(col(Beneficiary.name).ilike(f"%{q}%"))
+            stmt = stmt.where(names.matching(NameKind.BENEFICIARY, q, Beneficiary.id))
     if filters.site_id:
         village_ids = [v.id for v in villages_under(session, site_id=filters.site_id)]
         stmt = stmt.where(col(Beneficiary.village_id).in_(village_ids or [-1]))
@@ -258,7 +261,8 @@ def detail(session: Session, *, beneficiary_id: int) -> Detail | None:
         .order_by(col(OutboundMessage.id).desc())
         .limit(TIMELINE_LIMIT)
     ):
-        events.append(Event(at=_when(m.created_at), kind="out", text=m.body, detail=m.status))
+        text = bodies.render(m.body, m.addressee)
+        events.append(Event(at=_when(m.created_at), kind="out", text=text, detail=m.status))
     for r in session.exec(
         select(InboundMessage)
         .where(InboundMessage.beneficiary_id == beneficiary_id)

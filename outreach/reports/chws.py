@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func
+from sqlalchemy import Select, false, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from outreach.chws import service as chws
 from outreach.chws.models import Chw, ChwSite
-from outreach.registry import phones
-from outreach.registry.models import Phone
+from outreach.registry import names, phones
+from outreach.registry.models import NameKind, Phone, has_number
 from outreach.sites.models import Site
 
 PAGE_SIZE = 50
@@ -67,12 +67,11 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
                 e164: str | None = phones.normalize(q)
             except phones.InvalidPhoneNumber:
                 e164 = None
-            # A whole number is matched exactly; a few digits (the end of a number
-            # someone half remembers) anywhere in it: a scan, but of 2,000 rows at most.
-            number = col(Phone.e164) == e164 if e164 else col(Phone.e164).contains(digits)
+            # Numbers are encrypted: only a whole number is found, by its blind index.
+            number = has_number(e164) if e164 else false()
             stmt = stmt.where(col(Chw.phone_id).in_(sa_select(col(Phone.id)).where(number)))
         else:
-            stmt = stmt.where(col(Chw.name).icontains(q, autoescape=True))
+            stmt = stmt.where(names.matching(NameKind.CHW, q, Chw.id))
     if filters.site_id:
         site_ids = chws.covering_site_ids(session, site_id=filters.site_id)
         stmt = stmt.where(
@@ -83,20 +82,30 @@ def _filtered(session: Session, filters: Filters) -> Select[Any]:
     return stmt
 
 
-def search(session: Session, *, filters: Filters, page: int = 1) -> Page:
+def search(session: Session, *, filters: Filters, page: int = 1, visible: Any = None) -> Page:
     """One page of CHWs matching the filters, by name, with the villages each covers."""
     ids = _filtered(session, filters)
+    if visible is not None:
+        ids = ids.where(visible)
     total = int(session.execute(sa_select(func.count()).select_from(ids.subquery())).scalar_one())
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    found = session.exec(
-        select(Chw, Phone.e164)
-        .join(Phone, col(Phone.id) == col(Chw.phone_id))
-        .where(col(Chw.id).in_(ids))
-        .order_by(col(Chw.name), col(Chw.id))
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    # Names are encrypted, so SQL cannot sort by them: the matching CHWs' names (2,000
+    # at most in a programme) are decrypted and sorted here, and only one page is loaded.
+    named = sorted(
+        session.execute(sa_select(col(Chw.id), col(Chw.name)).where(col(Chw.id).in_(ids))).all(),
+        key=lambda r: (r[1].casefold(), r[0]),
+    )
+    wanted = [r[0] for r in named[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    rank = {chw_id: i for i, chw_id in enumerate(wanted)}
+    found = sorted(
+        session.exec(
+            select(Chw, Phone.e164)
+            .join(Phone, col(Phone.id) == col(Chw.phone_id))
+            .where(col(Chw.id).in_(wanted))
+        ).all(),
+        key=lambda r: rank[r[0].id],
+    )
     covered = chws.villages_by_chw(session, chw_ids=[c.id for c, _ in found if c.id is not None])
     rows = [Row(chw=c, phone=e164, villages=covered.get(c.id or 0, [])) for c, e164 in found]
     return Page(rows=rows, total=total, page=page, pages=pages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -17,11 +18,13 @@ class InboxItem:
     assigned_to: str | None
 
 
-def unhandled(session: Session, *, limit: int = 50) -> list[InboxItem]:
-    """Oldest first: the longest waiting is answered first."""
+def unhandled(session: Session, *, limit: int = 50, visible: Any = None) -> list[InboxItem]:
+    """Oldest first: the longest waiting is answered first (`visible`: the user's scope)."""
+    stmt = select(InboundMessage, StaffUser.name)
+    if visible is not None:
+        stmt = stmt.where(visible)
     rows = session.exec(
-        select(InboundMessage, StaffUser.name)
-        .outerjoin(StaffUser, col(StaffUser.id) == col(InboundMessage.assigned_user_id))
+        stmt.outerjoin(StaffUser, col(StaffUser.id) == col(InboundMessage.assigned_user_id))
         .where(
             col(InboundMessage.intent).in_([Kind.OTHER, Kind.NOT_A_PHONE]),
             col(InboundMessage.handled_at).is_(None),

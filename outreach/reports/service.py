@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -13,9 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
-from sqlalchemy import case, func
+from sqlalchemy import case, func, true
 from sqlmodel import Session, SQLModel, col, select
 
+from outreach.accounts import scopes
 from outreach.config import get_settings
 from outreach.outbox.models import DeliveryReport, MessageStatus, OutboundMessage
 from outreach.programmes.models import Enrollment, EnrollmentStatus, Programme
@@ -111,11 +113,11 @@ ENROLLMENT_CACHE_SECONDS = 300
 
 
 def enrollments_by_stage_and_site(
-    session: Session, *, today: date | None = None
+    session: Session, *, today: date | None = None, scope: Scope = None
 ) -> EnrollmentCounts:
     """Active enrollments grouped by stage and by district (cached a few minutes)."""
     today = today or local_today()
-    key = f"{_CACHE_PREFIX}enrollments:{today.isoformat()}"
+    key = f"{_CACHE_PREFIX}{_scoped('enrollments', scope)}:{today.isoformat()}"
     try:
         cached = get_redis().get(key)
     except RedisError:
@@ -123,7 +125,7 @@ def enrollments_by_stage_and_site(
     if cached is not None:
         raw = json.loads(cached)
         return EnrollmentCounts(stages=tuple(raw["stages"]), by_site=raw["by_site"])
-    counts = _count_enrollments(session, today)
+    counts = _count_enrollments(session, today, scope)
     try:
         get_redis().set(
             key,
@@ -135,15 +137,18 @@ def enrollments_by_stage_and_site(
     return counts
 
 
-def _count_enrollments(session: Session, today: date) -> EnrollmentCounts:
+def _count_enrollments(session: Session, today: date, scope: Scope = None) -> EnrollmentCounts:
     stage = _stage_case(today).label("stage")
-    rows = session.exec(
+    stmt = (
         select(col(Beneficiary.village_id), stage, func.count())
         .select_from(Enrollment)
         .join(Beneficiary, col(Beneficiary.id) == col(Enrollment.beneficiary_id))
         .where(Enrollment.status == EnrollmentStatus.ACTIVE)
-        .group_by(col(Beneficiary.village_id), stage)
-    ).all()
+    )
+    in_scope = scopes.village_condition(Beneficiary.village_id, scope)
+    if in_scope is not None:
+        stmt = stmt.where(in_scope)
+    rows = session.exec(stmt.group_by(col(Beneficiary.village_id), stage)).all()
     district = _district_of_village(session)
     by_site: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     seen: list[str] = []
@@ -194,6 +199,24 @@ CACHE_SECONDS = 3600
 _CACHE_PREFIX = "outreach:reports:v1:"
 
 DayFigures = dict[str, Any]
+# The villages of a user limited to some sites (None: the whole programme).
+Scope = frozenset[int] | None
+
+
+def _scoped(metric: str, scope: Scope) -> str:
+    """The cache name of a metric: one per scope, so limited users share theirs."""
+    if scope is None:
+        return metric
+    digest = hashlib.sha256(",".join(map(str, sorted(scope))).encode()).hexdigest()[:16]
+    return f"{metric}@{digest}"
+
+
+def _women(column: Any, scope: Scope) -> Any:
+    """SQL: the row belongs to a woman in scope; always true without a scope."""
+    condition = scopes.beneficiary_ids_condition(column, scope)
+    return true() if condition is None else condition
+
+
 Compute = Callable[[datetime, datetime | None], dict[date, DayFigures]]
 
 
@@ -238,7 +261,7 @@ def _between(column: Any, start: datetime, end: datetime | None) -> Any:
 
 
 def messages_by_status(
-    session: Session, *, days: int = 30, today: date | None = None
+    session: Session, *, days: int = 30, today: date | None = None, scope: Scope = None
 ) -> DailyStatus:
     """Outbox rows created over the last `days` days, per day and status."""
     today = today or local_today()
@@ -251,14 +274,18 @@ def messages_by_status(
         found: dict[date, DayFigures] = defaultdict(dict)
         for raw_day, status, count in session.exec(
             select(day, OutboundMessage.status, func.count())
-            .where(_between(OutboundMessage.created_at, start, end))
+            .where(
+                _between(OutboundMessage.created_at, start, end),
+                _women(OutboundMessage.beneficiary_id, scope),
+            )
             .group_by(day, OutboundMessage.status)
         ):
             found[_as_date(raw_day)][str(status)] = int(count)
         return found
 
     counts: dict[tuple[date, str], int] = {}
-    for d, by_status in _per_day("status", first=first, today=today, compute=compute).items():
+    per_day = _per_day(_scoped("status", scope), first=first, today=today, compute=compute)
+    for d, by_status in per_day.items():
         for status, count in by_status.items():
             counts[(d, status)] = count
     order = [s.value for s in MessageStatus]
@@ -282,7 +309,7 @@ class NetworkRate:
 
 
 def delivery_rate_by_network(
-    session: Session, *, days: int = 30, today: date | None = None
+    session: Session, *, days: int = 30, today: date | None = None, scope: Scope = None
 ) -> list[NetworkRate]:
     """Final delivery reports of the last `days` days per network, and the share delivered."""
     today = today or local_today()
@@ -298,6 +325,17 @@ def delivery_rate_by_network(
             .where(
                 _between(DeliveryReport.received_at, start, end),
                 col(DeliveryReport.status).in_(_FINAL_REPORTS),
+                *(
+                    ()
+                    if scope is None
+                    else (
+                        col(DeliveryReport.message_id).in_(
+                            select(OutboundMessage.id).where(
+                                _women(OutboundMessage.beneficiary_id, scope)
+                            )
+                        ),
+                    )
+                ),
             )
             .group_by(day, network)
         ):
@@ -305,7 +343,8 @@ def delivery_rate_by_network(
         return found
 
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for by_network in _per_day("network", first=first, today=today, compute=compute).values():
+    per_day = _per_day(_scoped("network", scope), first=first, today=today, compute=compute)
+    for by_network in per_day.values():
         for net, (count, ok) in by_network.items():
             totals[net][0] += count
             totals[net][1] += ok
@@ -320,7 +359,9 @@ class MonthCost:
     messages: int
 
 
-def cost_this_month(session: Session, *, today: date | None = None) -> MonthCost:
+def cost_this_month(
+    session: Session, *, today: date | None = None, scope: Scope = None
+) -> MonthCost:
     """What the gateway charged for messages sent since the first of this month."""
     today = today or local_today()
     first = today.replace(day=1)
@@ -334,13 +375,16 @@ def cost_this_month(session: Session, *, today: date | None = None) -> MonthCost
                 func.coalesce(func.sum(OutboundMessage.cost), 0),
                 func.count(col(OutboundMessage.cost)),
             )
-            .where(_between(OutboundMessage.sent_at, start, end))
+            .where(
+                _between(OutboundMessage.sent_at, start, end),
+                _women(OutboundMessage.beneficiary_id, scope),
+            )
             .group_by(day)
         ):
             found[_as_date(raw_day)] = {"cost": str(total or 0), "messages": int(count or 0)}
         return found
 
-    per_day = _per_day("cost", first=first, today=today, compute=compute)
+    per_day = _per_day(_scoped("cost", scope), first=first, today=today, compute=compute)
     return MonthCost(
         month_start=first,
         cost=sum((Decimal(v.get("cost", "0")) for v in per_day.values()), Decimal(0)),
@@ -373,7 +417,7 @@ def appointments_available() -> bool:
 
 
 def upcoming_appointments(
-    session: Session, *, days: int = 14, today: date | None = None
+    session: Session, *, days: int = 14, today: date | None = None, scope: Scope = None
 ) -> Appointments | None:
     """Scheduled appointments due in the next `days` days and how many the women confirmed.
 
@@ -392,6 +436,7 @@ def upcoming_appointments(
             table.c.status == "scheduled",
             table.c.due_on >= today,
             table.c.due_on < today + timedelta(days=days),
+            _women(table.c.beneficiary_id, scope),
         )
     ).one()
     return Appointments(upcoming=int(upcoming), confirmed=int(confirmed_count), next_days=days)
@@ -407,13 +452,14 @@ class Dashboard:
     appointments: Appointments | None
 
 
-def dashboard(session: Session) -> Dashboard:
-    """Every dashboard figure, one query each."""
+def dashboard(session: Session, *, scope: Scope = None) -> Dashboard:
+    """Every dashboard figure, one query each; with a scope, only the women of those sites."""
     return Dashboard(
-        enrollments=enrollments_by_stage_and_site(session),
-        messages=messages_by_status(session),
-        networks=delivery_rate_by_network(session),
-        cost=cost_this_month(session),
-        drop_off=ussd_drop_off(session),
-        appointments=upcoming_appointments(session),
+        enrollments=enrollments_by_stage_and_site(session, scope=scope),
+        messages=messages_by_status(session, scope=scope),
+        networks=delivery_rate_by_network(session, scope=scope),
+        cost=cost_this_month(session, scope=scope),
+        # USSD sessions are not tied to a place: a limited user does not see them.
+        drop_off=ussd_drop_off(session) if scope is None else [],
+        appointments=upcoming_appointments(session, scope=scope),
     )

@@ -132,7 +132,8 @@ async def load_inbox(phone: str) -> Inbox:
             response.raise_for_status()
             payload = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        log.info("simulator inbox: emulator unavailable: %r", exc)
+        # Not the exception's text: its URL carries the number asked about.
+        log.info("simulator inbox: emulator unavailable (%s)", type(exc).__name__)
         return Inbox(phone=e164, problem="Émulateur injoignable.")
     entries = payload.get("messages") if isinstance(payload, dict) else None
     if not isinstance(entries, list):

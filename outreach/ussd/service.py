@@ -110,7 +110,8 @@ def record_event(db: Session, *, event: UssdEvent) -> bool:
         {
             "session_id": event.session_id,
             "service_code": event.service_code,
-            "phone_number": event.phone_number,
+            # As the woman's phone stores it, so erasure finds it by the same blind index.
+            "phone_number": caller(event.phone_number) if event.phone_number else None,
             "network_code": event.network_code,
             "status": event.status,
             "cost": cost,

@@ -71,7 +71,7 @@ def test_a_missed_visit_sends_a_kind_sms_and_lands_on_a_suivre(db, dialer, pregn
     sms = db.exec(
         select(OutboundMessage).where(OutboundMessage.dedupe_key == f"appt-missed:{appointment.id}")
     ).one()
-    assert sms.to_number == "+22370123456" and "Awa" in sms.body and "pas grave" in sms.body
+    assert sms.to_number == "+22370123456" and "Awa" in sms.rendered and "pas grave" in sms.body
     # And she is on the CHW's "a suivre" list until marked followed up
     follow = _chw_menu(dialer)
     follow.answer(MENU_APPOINTMENTS)

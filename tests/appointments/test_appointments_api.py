@@ -106,3 +106,30 @@ def test_managers_define_clinic_rounds(client, db, village, pregnant, token) -> 
     ).all()
     assert len(invitations) == 1 and "Invitation" in invitations[0].body
     assert "Place du village" in invitations[0].body
+
+
+def test_unknown_child_facility_or_site_is_a_422_not_a_500(client, village, pregnant, token):
+    # Given a woman with no child, an officer and a manager
+    woman = pregnant()
+    officer, manager = _auth(token(Role.officer)), _auth(token(Role.manager))
+    day = (local_today() + timedelta(days=4)).isoformat()
+    rounds = {"name": "Tournée", "place": "CSCom", "starts_on": day, "dates": [day]}
+    # When an appointment names a child that is not hers, and rounds name a missing
+    # health centre or site 0
+    child = client.post(
+        "/api/v1/appointments",
+        json={"beneficiary_id": woman.id, "kind": "vaccination", "due_on": day, "child_id": 42},
+        headers=officer,
+    )
+    facility = client.post(
+        "/api/v1/appointments/rounds",
+        json={**rounds, "villages": [village], "facility_id": 999},
+        headers=manager,
+    )
+    site = client.post(
+        "/api/v1/appointments/rounds", json={**rounds, "site_id": 0}, headers=manager
+    )
+    # Then each is refused with its reason, nothing half-written
+    assert child.status_code == 422 and "enfant 42" in child.json()["detail"]
+    assert facility.status_code == 422 and "centre de santé 999" in facility.json()["detail"]
+    assert site.status_code == 422 and "site 0" in site.json()["detail"]

@@ -89,7 +89,7 @@ def test_the_composer_can_target_an_upcoming_appointment_kind(db, chw, staff) ->
     from outreach.timeutil import local_today
 
     villages = _women(db, chw)
-    awa = db.exec(select(Beneficiary).where(Beneficiary.name == "Awa Traore")).one()
+    awa = next(w for w in db.exec(select(Beneficiary)) if w.name == "Awa Traore")
     db.add(
         Appointment(
             dedupe_key="t:awa",

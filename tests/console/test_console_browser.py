@@ -267,6 +267,19 @@ def test_api_documentation_renders_without_a_cdn(console_stack, db, page: Page) 
     db.commit()
     # Given staff signed in to the console, on a machine with no way out
     _login(page, base, "awa@ong.ml")
+    # And a page that records every Content-Security-Policy violation
+    complaints: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            complaints.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     # When she opens the API documentation
     page.goto(f"{base}/api/v1/docs")
     # Then Swagger UI draws the API from its own copy of the script
@@ -274,3 +287,8 @@ def test_api_documentation_renders_without_a_cdn(console_stack, db, page: Page) 
     expect(
         page.locator(".opblock-summary-path", has_text="/api/v1/beneficiaries").first
     ).to_be_visible()
+    # And it did so under the page's policy without a single script or style refused
+    page.locator(".opblock-summary", has_text="/api/v1/beneficiaries").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__cspViolations") == []
+    assert complaints == []

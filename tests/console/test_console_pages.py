@@ -272,7 +272,7 @@ def test_csv_import_reports_problems_then_imports_in_the_background(db, chw, sta
     # Then Bintou is registered and the bar is full, with no more polling
     assert "Import terminé : 1 inscrite(s), 0 ignorée(s)." in progress.text
     assert 'value="100"' in progress.text and "hx-trigger" not in progress.text
-    assert db.exec(select(Beneficiary).where(Beneficiary.name == "Bintou Keita")).one()
+    assert [w for w in db.exec(select(Beneficiary)) if w.name == "Bintou Keita"]
 
 
 def test_an_empty_import_is_a_readable_422(db, staff) -> None:
@@ -298,7 +298,7 @@ def test_manager_adds_edits_resets_pin_and_deactivates_a_chw(db, chw, staff) -> 
         {"name": "Mariam Diallo", "phone": "76 00 00 02", "pin": "4321", "site_ids": str(bla.id)},
     )
     assert added.status_code == 200 and "Mariam Diallo" in added.text
-    mariam = db.exec(select(Chw).where(Chw.name == "Mariam Diallo")).one()
+    mariam = next(c for c in db.exec(select(Chw)) if c.name == "Mariam Diallo")
     # And renames her, resets her PIN, then deactivates her
     manager.post(
         f"/console/chws/{mariam.id}",
@@ -452,3 +452,35 @@ def test_pages_forbid_inline_script_and_carry_none(db, chw, staff) -> None:
     # And the name is shown as text, escaped
     detail = manager.get(f"/console/beneficiaries/{woman.id}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Awa" in detail
+
+
+def test_repeated_pin_lockouts_by_ussd_reach_the_dashboard(db, chw, staff, dialer) -> None:
+    # Given the CHW's phone in someone's hands, guessing PINs in three USSD sessions
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from outreach.chws import service as chw_service
+    from outreach.timeutil import utcnow
+
+    for _ in range(3):
+        session = dialer()
+        session.dial()
+        replies = [session.answer("9999") for _ in range(chw_service.MAX_PIN_ATTEMPTS)]
+        assert replies[-1].startswith("END Compte bloque")
+        db.execute(update(Chw).values(locked_until=utcnow() - timedelta(seconds=1)))
+        db.commit()
+    # When a viewer opens the dashboard
+    page = staff(Role.viewer).get("/console").text
+    # Then a French alert names the CHW and the sites she covers, and links to her page
+    alert = re.search(r'<section class="card alert".*?</section>', page, re.DOTALL)
+    assert alert, page
+    text = alert.group(0)
+    assert "Alertes de sécurité" in text and chw.name in text
+    for site_id in chw_service.site_ids(db, chw_id=chw.id):
+        site = db.get(Site, site_id)
+        assert site is not None and site.name in text
+    assert "bloqué 3 fois en 24 h" in text
+    assert f'href="/console/chws/{chw.id}"' in text
+    # And never the PIN typed
+    assert "9999" not in text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outreach.audit.models import AuditEntry
 from outreach.content import service as content_service
@@ -50,7 +50,13 @@ def test_manager_approves_each_language_as_read(client, staff, db: Session) -> N
     ).json()
     assert [m["key"] for m in listed["items"]] == ["hyg_water"]
     # and each approval is audited with the hash, never the text
-    entries = list(db.exec(select(AuditEntry).where(AuditEntry.action == "content.approve")))
+    entries = list(
+        db.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "content.approve")
+            .order_by(col(AuditEntry.id))
+        )
+    )
     assert [e.detail["language"] for e in entries] == ["fr", "bm"]
     assert fr["text"] not in str([e.detail for e in entries])
 

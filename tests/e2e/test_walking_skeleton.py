@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from outreach.outbox.models import MessageAttempt, MessageStatus, OutboundMessage
+from outreach.outbox.models import MessageAttempt, MessageStatus, OutboundMessage, addressed_to
 from outreach.registry.models import Beneficiary
 
 pytestmark = pytest.mark.e2e
@@ -47,9 +47,7 @@ def test_ussd_registration_ends_as_a_delivered_welcome_sms(stack, chw, db, wait_
     # Then the worker sends the welcome SMS through the SDK and the report marks it delivered
     def delivered() -> OutboundMessage | None:
         db.expire_all()
-        message = db.exec(
-            select(OutboundMessage).where(OutboundMessage.to_number == "+22376123456")
-        ).first()
+        message = db.exec(select(OutboundMessage).where(addressed_to("+22376123456"))).first()
         return message if message and message.status == MessageStatus.DELIVERED else None
 
     message = wait_for(delivered, timeout=45, what=f"a delivered welcome SMS\n{stack.logs()}")

@@ -74,13 +74,14 @@ def test_a_confirmed_import_registers_the_valid_lines_in_batches(db, chw) -> Non
     done = db.get(BeneficiaryImport, batch.id)
     assert rounds == 3
     assert (done.status, done.done, done.imported, done.skipped) == ("done", 5, 5, 0)
-    women = db.exec(select(Beneficiary).where(Beneficiary.name.in_(names))).all()
+    # (names are encrypted: they are compared once read)
+    women = [w for w in db.exec(select(Beneficiary)).all() if w.name in names]
     assert len(women) == 5 and all(w.displaced for w in women)
     assert len(db.exec(select(Consent).where(Consent.text_key == imports.PAPER_CONSENT)).all()) == 5
     # And running it again adds nobody (the task may be delivered twice)
     with unit_of_work() as session:
         assert imports.run_batch(session, import_id=batch.id) is False
-    assert len(db.exec(select(Beneficiary).where(Beneficiary.name.in_(names))).all()) == 5
+    assert len([w for w in db.exec(select(Beneficiary)).all() if w.name in names]) == 5
 
 
 def test_an_unreadable_file_is_refused(db) -> None:

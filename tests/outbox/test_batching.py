@@ -12,14 +12,16 @@ from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from outreach.db import unit_of_work
+from outreach.encryption import keys
 from outreach.gateways.base import GatewayAmbiguousError
-from outreach.outbox import delivery, service
+from outreach.outbox import bodies, delivery, service
 from outreach.outbox.models import (
     MessageAttempt,
     MessageKind,
     MessageStatus,
     OutboundMessage,
     Priority,
+    addressed_to,
 )
 from outreach.outbox.ratelimit import get_bucket
 from outreach.registry.models import Phone, PhoneStatus
@@ -53,6 +55,7 @@ def _bulk(
                 "kind": kind,
                 "priority": priority,
                 "to_number": _number(i),
+                "to_index": keys.blind_index(_number(i)),
                 "body": body,
                 "sender_id": None,
                 "language": "fr",
@@ -158,6 +161,31 @@ def test_same_text_goes_in_one_call_and_each_result_maps_back(db) -> None:
     assert outcomes == {"accepted", "rejected", "account_hold"}
 
 
+def test_named_messages_are_batched_by_the_text_each_will_read(db) -> None:
+    # Given three relayed messages stored with the same marked body: two for Awa on two
+    # CHW phones, one for Fanta
+    body = "Pour " + bodies.NAME + ": Vaccin samedi."
+    for key, to, name in (
+        ("relay:1", "+22370111001", "Awa"),
+        ("relay:2", "+22370111002", "Awa"),
+        ("relay:3", "+22370111003", "Fanta"),
+    ):
+        service.enqueue(
+            db, dedupe_key=key, to_number=to, body=body, addressee=name, kind="programme"
+        )
+    db.commit()
+    gateway = FakeGateway(101)
+    # When they are claimed together and delivered
+    delivery.deliver(_claim(10), gateway=gateway, bucket=get_bucket())
+    # Then each call carries one rendered text: Awa's two in one call, Fanta's in another,
+    # and no call carries a marker
+    calls = sorted((message, sorted(to)) for message, to, _s in gateway.calls)
+    assert calls == [
+        ("Pour Awa: Vaccin samedi.", ["+22370111001", "+22370111002"]),
+        ("Pour Fanta: Vaccin samedi.", ["+22370111003"]),
+    ]
+
+
 def test_two_messages_to_one_number_never_share_a_call(db) -> None:
     # Given two messages with the same text to the same number (two babies, one phone)
     for key in ("twin:1", "twin:2"):
@@ -172,9 +200,7 @@ def test_two_messages_to_one_number_never_share_a_call(db) -> None:
     for _message, recipients, _sender in gateway.calls:
         assert len(recipients) == len(set(recipients))
     db.expire_all()
-    twins = db.exec(
-        select(OutboundMessage).where(OutboundMessage.to_number == "+22370111222")
-    ).all()
+    twins = db.exec(select(OutboundMessage).where(addressed_to("+22370111222"))).all()
     assert [m.status for m in twins] == [MessageStatus.SENT, MessageStatus.SENT]
     assert twins[0].gateway_message_id != twins[1].gateway_message_id
 
@@ -268,8 +294,8 @@ def test_opted_out_and_no_longer_due_rows_are_cancelled_at_claim(db) -> None:
     db.add(Phone(e164=_number(0), status=PhoneStatus.OPTED_OUT))
     db.commit()
     db.execute(
-        text("UPDATE outbound_message SET expires_at = :past WHERE to_number = :n"),
-        {"past": utcnow() - timedelta(minutes=1), "n": _number(1)},
+        text("UPDATE outbound_message SET expires_at = :past WHERE to_index = :n"),
+        {"past": utcnow() - timedelta(minutes=1), "n": keys.blind_index(_number(1))},
     )
     db.commit()
     # When a worker claims
@@ -290,8 +316,15 @@ def test_a_malformed_number_is_rejected_alone_and_never_sinks_the_call(db) -> No
     # Given a batch where one row carries a number the SDK would refuse for the whole call
     _bulk(db, 5)
     db.execute(
-        text("UPDATE outbound_message SET to_number = '70 12 34' WHERE to_number = :n"),
-        {"n": _number(2)},
+        text(
+            "UPDATE outbound_message SET to_number = :bad, to_index = :bad_index"
+            " WHERE to_index = :n"
+        ),
+        {
+            "bad": keys.encrypt("70 12 34"),
+            "bad_index": keys.blind_index("70 12 34"),
+            "n": keys.blind_index(_number(2)),
+        },
     )
     db.commit()
     gateway = FakeGateway(101)
@@ -301,5 +334,5 @@ def test_a_malformed_number_is_rejected_alone_and_never_sinks_the_call(db) -> No
     assert [sorted(r) for _m, r, _s in gateway.calls] == [sorted(_number(i) for i in (0, 1, 3, 4))]
     assert _statuses(db) == {MessageStatus.SENT: 4, MessageStatus.REJECTED: 1}
     db.expire_all()
-    bad = db.exec(select(OutboundMessage).where(OutboundMessage.to_number == "70 12 34")).one()
+    bad = db.exec(select(OutboundMessage).where(addressed_to("70 12 34"))).one()
     assert bad.failure_reason == "InvalidPhoneNumber"

@@ -28,7 +28,14 @@ from outreach.outbox.models import (
     MessageStatus,
     OutboundMessage,
 )
-from outreach.registry.models import Beneficiary, Consent, ConsentChannel, Phone, PhoneStatus
+from outreach.registry.models import (
+    Beneficiary,
+    Consent,
+    ConsentChannel,
+    Phone,
+    PhoneStatus,
+    has_number,
+)
 from outreach.timeutil import utcnow
 
 AWA = "+22370123456"
@@ -91,7 +98,7 @@ def _reports(db: Session, gateway_message_id: str) -> list[DeliveryReport]:
 
 def _phone_status(db: Session, e164: str) -> Phone:
     db.expire_all()
-    return db.exec(select(Phone).where(Phone.e164 == e164)).one()
+    return db.exec(select(Phone).where(has_number(e164))).one()
 
 
 def _send(message_id: int, gateway: FakeGateway) -> str:

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from messages import texts
 from messages.schedule import due_on, slots
+from outreach.outbox import bodies
 from outreach.outbox.models import OutboundMessage
 from outreach.programmes import fanout
 from outreach.programmes.fanout import BatchResult
@@ -49,9 +50,13 @@ def test_due_messages_reach_her_phone_a_shared_phone_by_name_or_her_chw(
     sent = {m.beneficiary_id: m for m in rows(db)}
     assert result.inserted == 3 and set(sent) == {own.id, shared.id, no_phone.id}
     w20 = texts.load()["preg_w20"]
-    assert sent[own.id].body == w20.text("fr")
-    assert sent[shared.id].body == "Nyèlèni Dembélé ye: " + w20.texts["bm_gsm"]
-    assert sent[no_phone.id].body == "Pour Mariam Diallo: " + w20.text("fr")
+    assert sent[own.id].rendered == w20.text("fr")
+    assert sent[shared.id].rendered == "Nyèlèni Dembélé ye: " + w20.texts["bm_gsm"]
+    assert sent[no_phone.id].rendered == "Pour Mariam Diallo: " + w20.text("fr")
+    # And no body holds a name: a marker keeps its place, the name is encrypted beside it
+    assert sent[shared.id].body == bodies.NAME + " ye: " + w20.texts["bm_gsm"]
+    assert sent[no_phone.id].body == "Pour " + bodies.NAME + ": " + w20.text("fr")
+    assert sent[own.id].addressee is None
     assert sent[no_phone.id].language == "fr"
     chw_phone = db.get_one(Phone, chw.phone_id)
     assert sent[no_phone.id].to_number == chw_phone.e164
@@ -59,7 +64,7 @@ def test_due_messages_reach_her_phone_a_shared_phone_by_name_or_her_chw(
         enrollment = next(e for e in enrollments.values() if e.beneficiary_id == beneficiary_id)
         assert message.dedupe_key == f"prog:{enrollment.id}:preg_w20"
         assert (message.kind, message.priority, message.status) == ("programme", 2, "queued")
-        assert len(message.body) <= 160
+        assert len(message.rendered) <= 160
 
 
 def test_only_approved_messages_are_sent_unless_drafts_are_allowed(

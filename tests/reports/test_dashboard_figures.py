@@ -234,3 +234,43 @@ def test_a_broad_search_counts_up_to_the_cap(db, chw, monkeypatch) -> None:
     # Then the search says "more than 3"; the unfiltered list keeps its exact count
     assert found.more and found.total == 3
     assert not everyone.more and everyone.total == 5
+
+
+def test_a_scoped_dashboard_counts_only_the_women_of_those_sites(db, chw) -> None:
+    # Given Awa in Pelengana and Oumou in Bla, each with a delivered, paid message
+    from outreach.sites import service as site_service
+
+    pelengana, bla = _village(db, "Pelengana"), _village(db, "Bla")
+    women = {}
+    for name, village in (("Awa", pelengana), ("Oumou", bla)):
+        women[name] = registry_service.register_pregnancy(
+            db, name=f"{name} Traore", phone=None, weeks=30, chw_id=chw.id, village_id=village.id
+        ).beneficiary
+        db.add(
+            OutboundMessage(
+                dedupe_key=f"scoped:{name}",
+                kind="programme",
+                to_number="+22376000001",
+                body="x",
+                beneficiary_id=women[name].id,
+                status="delivered",
+                cost=Decimal("25"),
+                sent_at=utcnow(),
+                final_at=utcnow(),
+            )
+        )
+    db.commit()
+    scope = frozenset(v.id for v in site_service.villages_under(db, site_id=pelengana.parent_id))
+    # When the dashboard is assembled for the whole programme and for Pelengana's area
+    everyone = reports.dashboard(db)
+    scoped = reports.dashboard(db, scope=scope)
+    # Then the scoped figures hold Awa alone, and the programme's both women
+    assert everyone.enrollments.total == 2 and scoped.enrollments.total == 1
+    assert list(scoped.enrollments.by_site) == ["Ségou"]
+    assert everyone.cost.cost == Decimal("50") and scoped.cost.cost == Decimal("25")
+    assert scoped.messages.status_total("delivered") == 1
+    assert everyone.messages.status_total("delivered") == 2
+    assert scoped.drop_off == []
+    # And asking again (now from the cache) gives the same split
+    assert reports.dashboard(db, scope=scope).cost.cost == Decimal("25")
+    assert reports.dashboard(db).cost.cost == Decimal("50")

@@ -192,13 +192,13 @@ def test_transfer_records_the_move_and_keeps_her_enrollment(chw, woman, dialer, 
     )
     db.commit()
     enrollment_before = db.exec(select(Enrollment)).one()
-    # When the second CHW takes her over, found by phone
+    # When the second CHW takes her over, found by her exact code (she is not of her sites)
     session = dialer("+22370000002")
     session.dial()
     session.answer("4321")
     session.answer("7")
-    session.answer("1")
-    assert session.answer("70123456").startswith("CON Village:")
+    session.answer("2")
+    assert session.answer(woman.code).startswith("CON Village:")
     confirm = session.answer("1")
     assert "Prendre en charge Awa Traore" in confirm and village.name[:5] in confirm
     # Then the move is recorded with date, from and to, and her enrollment is unchanged

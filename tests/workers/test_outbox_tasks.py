@@ -19,6 +19,7 @@ from outreach.outbox import service
 from outreach.outbox.models import MessageAttempt, MessageKind, MessageStatus, OutboundMessage
 from outreach.outbox.ratelimit import get_bucket
 from outreach.redis import get_redis
+from outreach.registry.models import Phone
 from outreach.timeutil import utcnow
 from workers import outbox as tasks
 
@@ -45,16 +46,17 @@ def emulator_url(serve: Callable[[FastAPI], str]) -> Iterator[str]:
 def test_drain_task_sends_rows_the_daily_fan_out_inserted(db, emulator_url) -> None:
     # Given 150 programme messages written the way the daily fan-out writes them:
     # INSERT ... SELECT with ON CONFLICT DO NOTHING, status queued, a due time, no wake-up
+    # (the number copied from the phone row as stored: ciphertext and blind index)
     now = utcnow()
+    db.add_all(Phone(e164=f"+2237{1000000 + n}") for n in range(1, 151))
+    db.commit()
     db.execute(
         text(
-            "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers"
-            " WHERE n < 150)"
-            " INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, body,"
-            " sender_id, language, beneficiary_id, status, due_at, created_at, updated_at)"
-            " SELECT 'fanout:' || n, 'programme', 2, '+2237' || (1000000 + n),"
+            " INSERT INTO outbound_message (dedupe_key, kind, priority, to_number, to_index,"
+            " body, sender_id, language, beneficiary_id, status, due_at, created_at, updated_at)"
+            " SELECT 'fanout:' || p.id, 'programme', 2, p.e164, p.e164_index,"
             " CAST(:body AS TEXT), NULL, 'fr', NULL, 'queued', :due, :now, :now"
-            " FROM numbers WHERE true ON CONFLICT (dedupe_key) DO NOTHING"
+            " FROM phone p WHERE true ON CONFLICT (dedupe_key) DO NOTHING"
         ),
         {"body": "Semaine 20: dormez sous moustiquaire.", "due": now, "now": now},
     )

@@ -384,14 +384,41 @@ def _found(ctx: Ctx, matches: list[Beneficiary]) -> str:
     return "find_pick"
 
 
+def _within_reach(ctx: Ctx, matches: list[Beneficiary]) -> list[Beneficiary]:
+    """Only the women of her villages (or already hers): a CHW never browses other sites.
+
+    A self-registered woman nobody has confirmed yet has no village nor CHW: any CHW
+    she meets may find her and confirm her."""
+    if not matches:
+        return matches
+    villages = {v.id for v in my_villages_sites(ctx)}
+    chw_id = ctx.data["chw_id"]
+    return [
+        m
+        for m in matches
+        if m.village_id in villages
+        or m.chw_id == chw_id
+        or (m.status == BeneficiaryStatus.PENDING and m.village_id is None and m.chw_id is None)
+    ]
+
+
+def my_villages_sites(ctx: Ctx) -> list[Any]:
+    return chw_service.villages(ctx.db, chw_id=ctx.data["chw_id"])
+
+
 def on_find_phone(ctx: Ctx, answer: str) -> str:
     e164 = parse.phone(ctx, answer)
-    return _found(ctx, registry_service.find_by_phone(ctx.db, e164=e164))
+    return _found(ctx, _within_reach(ctx, registry_service.find_by_phone(ctx.db, e164=e164)))
 
 
 def on_find_code(ctx: Ctx, answer: str) -> str:
     found = registry_service.find_by_code(ctx.db, code=parse.code(ctx, answer))
-    return _found(ctx, [found] if found else [])
+    matches = [found] if found else []
+    # A displaced woman arrives from another site: taking her over needs her exact code,
+    # which she carries (her welcome SMS), so knowing it is the proof of the hand-over.
+    if ctx.data.get("purpose") != "transfer":
+        matches = _within_reach(ctx, matches)
+    return _found(ctx, matches)
 
 
 def found_items(ctx: Ctx) -> list[tuple[Any, str]]:

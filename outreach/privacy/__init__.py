@@ -1,0 +1,1 @@
+"""Data protection: message retention, a beneficiary's export and erasure."""

@@ -1,0 +1,91 @@
+"""The console shows a user limited to some sites only the women of those sites."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from outreach.accounts import scopes
+from outreach.accounts.models import Role
+from outreach.registry import service as registry_service
+from outreach.sites import service as site_service
+from outreach.sites.models import SiteLevel
+
+
+def _women(db: Session, chw) -> tuple[int, int]:
+    ids = []
+    for name, phone, village in (
+        ("Awa Traoré", "+22376000001", "Pelengana"),
+        ("Fanta Diarra", "+22376000002", "Bla"),
+    ):
+        site = site_service.find(db, name=village, level=SiteLevel.VILLAGE)
+        assert site is not None
+        woman = registry_service.register_pregnancy(
+            db, name=name, phone=phone, weeks=20, chw_id=chw.id, village_id=site.id
+        ).beneficiary
+        ids.append(woman.id)
+    db.commit()
+    return ids[0], ids[1]  # type: ignore[return-value]
+
+
+def test_a_scoped_officer_sees_her_women_and_not_the_others(db, chw, staff) -> None:
+    # given an officer limited to the Pelengana health area, and women in Pelengana and Bla
+    awa, fanta = _women(db, chw)
+    officer = staff(Role.officer)
+    area = site_service.find(db, name="Pelengana", level=SiteLevel.HEALTH_AREA)
+    assert area is not None and area.id is not None
+    scopes.set_sites(db, user=officer.user, site_ids=[area.id])
+    db.commit()
+    # when she opens the list, the CSV, and both women's pages
+    listing = officer.get("/console/beneficiaries")
+    csv = officer.get("/console/beneficiaries.csv")
+    mine = officer.get(f"/console/beneficiaries/{awa}")
+    other = officer.get(f"/console/beneficiaries/{fanta}")
+    missing = officer.get("/console/beneficiaries/999999")
+    # then only Awa is listed and exported, and Fanta's page is the "not found" page
+    assert "Awa Traoré" in listing.text and "Fanta Diarra" not in listing.text
+    assert "Awa Traoré" in csv.text and "Fanta Diarra" not in csv.text
+    assert mine.status_code == 200
+    assert other.status_code == 404 and "Fanta" not in other.text
+    assert other.text == missing.text
+    # and her data cannot be exported or changed either
+    assert officer.get(f"/console/beneficiaries/{fanta}/export.json").status_code == 404
+    assert officer.post(f"/console/beneficiaries/{fanta}/pause").status_code == 404
+
+
+def test_a_scoped_viewer_reads_only_her_inbox_and_chws(db, chw, staff) -> None:
+    # given replies from Awa (Pelengana) and Fanta (Bla), and a CHW covering Bla only
+    from outreach.chws import service as chw_service
+    from outreach.inbound.models import InboundMessage
+
+    awa, fanta = _women(db, chw)
+    bla = site_service.find(db, name="Bla", level=SiteLevel.VILLAGE)
+    assert bla is not None
+    far = chw_service.add(
+        db, name="Oumou Sangare", phone="+22370000009", pin="4321", site_ids=[bla.id]
+    )
+    for woman, number, text in (
+        (awa, "+22376000001", "Question Awa"),
+        (fanta, "+22376000002", "Question Fanta"),
+    ):
+        db.add(
+            InboundMessage(
+                gateway_id=f"in-{woman}",
+                from_number=number,
+                text=text,
+                beneficiary_id=woman,
+                intent="other",
+            )
+        )
+    viewer = staff(Role.viewer)
+    area = site_service.find(db, name="Pelengana", level=SiteLevel.HEALTH_AREA)
+    assert area is not None and area.id is not None
+    scopes.set_sites(db, user=viewer.user, site_ids=[area.id])
+    db.commit()
+    # when she opens the inbox and the CHW list, and the far CHW's page
+    inbox = viewer.get("/console/inbox")
+    chws = viewer.get("/console/chws")
+    far_page = viewer.get(f"/console/chws/{far.id}")
+    # then only Awa's reply and the CHW of Pelengana show; the other CHW is not found
+    assert "Question Awa" in inbox.text and "Question Fanta" not in inbox.text
+    assert "Aminata Coulibaly" in chws.text and "Oumou Sangare" not in chws.text
+    assert far_page.status_code == 404
