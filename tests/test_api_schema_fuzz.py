@@ -4,7 +4,7 @@ Generated requests (valid and invalid ones) go through the real app in process; 
 answer must be below 500 and, where the schema describes the answer, conform to it.
 The normal suite runs a few cases per operation; the full run is
 
-    SCHEMA_FUZZ_EXAMPLES=100 .venv/bin/python -m pytest tests/test_api_schema_fuzz.py -p no:randomly
+    SCHEMA_FUZZ_EXAMPLES=120 .venv/bin/python -m pytest tests/test_api_schema_fuzz.py -p no:randomly
 
 (about 10,000 cases; the counts are printed at the end of the module).
 """

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from outreach.accounts import service, sessions
+from outreach.accounts import scopes, service, sessions
 from outreach.accounts.deps import Admin, CurrentUser, bearer_token
 from outreach.accounts.models import Role, StaffUser
 from outreach.api_common import (
@@ -219,6 +219,51 @@ def change_role(
         ip=client_ip(request),
     )
     return UserOut.of(user).model_dump(mode="json")
+
+
+class UserSites(BaseModel):
+    # Empty: the account sees every site. A site covers every place under it.
+    site_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(max_length=500)
+
+
+@router.get(
+    "/users/{user_id}/sites",
+    tags=["users"],
+    response_model=None,
+    responses={200: {"model": UserSites}, **ERRORS, **NOT_FOUND},
+)
+def user_sites(user_id: int, _admin: Admin, db: SessionDep) -> Any:
+    """The sites an account is limited to (admin); an empty list means every site."""
+    user = _user(db, user_id)
+    assert user.id is not None
+    return {"site_ids": scopes.site_ids(db, user_id=user.id)}
+
+
+@router.put(
+    "/users/{user_id}/sites",
+    tags=["users"],
+    response_model=None,
+    responses={200: {"model": UserSites}, **ERRORS, **NOT_FOUND},
+)
+def set_user_sites(
+    user_id: int, body: UserSites, admin: Admin, request: Request, db: SessionDep
+) -> Any:
+    """Limit an account to some sites, or lift the limit with an empty list (admin)."""
+    user = _user(db, user_id)
+    try:
+        chosen = scopes.set_sites(db, user=user, site_ids=body.site_ids)
+    except ValueError as exc:
+        raise invalid(str(exc)) from exc
+    audit.record(
+        db,
+        action="user.sites",
+        user=admin,
+        object_type="staff_user",
+        object_id=user.id,
+        detail={"site_ids": chosen},
+        ip=client_ip(request),
+    )
+    return {"site_ids": chosen}
 
 
 @router.post(

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, delete, select
 from outreach.accounts.models import Role, StaffUser, StaffUserSite
 from outreach.chws.models import Chw, ChwSite
 from outreach.registry.models import Beneficiary
-from outreach.sites.models import Site
+from outreach.sites.models import Site, SiteLevel
 from outreach.sites.service import villages_under
 
 _CACHE = "outreach_scope_villages"
@@ -80,6 +80,43 @@ def beneficiary_ids_condition(column: Any, scope: frozenset[int] | None) -> Any:
         return None
     women = select(Beneficiary.id).where(village_condition(Beneficiary.village_id, scope))
     return col(column).in_(women)
+
+
+def covers_sites(session: Session, *, user: Any, site_ids: list[int] | None) -> bool:
+    """Whether every woman an audience of these sites could reach is within the user's
+    scope; an audience of every site is only for users who see every site."""
+    scope = villages(session, user=user)
+    if scope is None:
+        return True
+    if not site_ids:
+        return False
+    for site_id in site_ids:
+        under = {v.id for v in villages_under(session, site_id=site_id) if v.id is not None}
+        if not under or not under <= scope:
+            return False
+    return True
+
+
+def visible_sites(session: Session, *, user: Any) -> list[Site]:
+    """The places a user may pick in a form or a filter: every site, or those at or
+    below her own, ordered region first then by name."""
+    order = {level.value: i for i, level in enumerate(SiteLevel)}
+    everything = list(session.exec(select(Site)).all())
+    scope = villages(session, user=user)
+    if scope is not None:
+        assert user.id is not None
+        shown = set(site_ids(session, user_id=user.id))
+        children: dict[int | None, list[int]] = {}
+        for site in everything:
+            if site.id is not None:
+                children.setdefault(site.parent_id, []).append(site.id)
+        frontier = list(shown)
+        while frontier:
+            below = [c for parent in frontier for c in children.get(parent, [])]
+            frontier = [c for c in below if c not in shown]
+            shown.update(frontier)
+        everything = [site for site in everything if site.id in shown]
+    return sorted(everything, key=lambda s: (order.get(s.level, 9), s.name))
 
 
 def sees_village(scope: frozenset[int] | None, village_id: int | None) -> bool:

@@ -63,14 +63,14 @@ def as_dict(campaign: Campaign) -> dict[str, Any]:
 @router.get("", response_model=None)
 def list_campaigns(
     db: SessionDep,
-    _user: Viewer,
+    user: Viewer,
     status: CampaignStatus | None = None,
     page: int = Query(1, ge=1),
     per_page: int = Query(20, ge=1, le=100),
 ) -> dict[str, Any]:
     """Campaigns, newest first, a page at a time, optionally of one status."""
     items, total = service.list_campaigns(
-        db, status=status, offset=(page - 1) * per_page, limit=per_page
+        db, status=status, offset=(page - 1) * per_page, limit=per_page, user=user
     )
     return {
         "items": [as_dict(c) for c in items],
@@ -88,9 +88,10 @@ def create_campaign(body: CampaignIn, db: SessionDep, user: Officer) -> dict[str
 
 
 @router.post("/preflight", response_model=None)
-def preflight(body: PreflightIn, db: SessionDep, _user: Viewer) -> dict[str, Any]:
+def preflight(body: PreflightIn, db: SessionDep, user: Viewer) -> dict[str, Any]:
     """Recipients, encoding, segments, cost and samples of a draft as composed; changes nothing."""
     with _answer():
+        service.check_audience(db, user=user, site_ids=body.audience.site_ids)
         return campaign_preflight.preflight(db, draft=body).as_dict()
 
 
@@ -101,9 +102,9 @@ def rewrite_gsm(body: RewriteIn, _user: Viewer) -> dict[str, Any]:
 
 
 @router.get("/{campaign_id}", response_model=None)
-def get_campaign(campaign_id: int, db: SessionDep, _user: Viewer) -> dict[str, Any]:
+def get_campaign(campaign_id: int, db: SessionDep, user: Viewer) -> dict[str, Any]:
     with _answer():
-        return as_dict(service.get(db, campaign_id=campaign_id))
+        return as_dict(service.get(db, campaign_id=campaign_id, user=user))
 
 
 @router.put("/{campaign_id}", response_model=None)
@@ -116,10 +117,10 @@ def update_campaign(
 
 
 @router.get("/{campaign_id}/preflight", response_model=None)
-def saved_preflight(campaign_id: int, db: SessionDep, _user: Viewer) -> dict[str, Any]:
+def saved_preflight(campaign_id: int, db: SessionDep, user: Viewer) -> dict[str, Any]:
     """The preflight of a saved campaign, as of today."""
     with _answer():
-        campaign = service.get(db, campaign_id=campaign_id)
+        campaign = service.get(db, campaign_id=campaign_id, user=user)
         return campaign_preflight.preflight(db, draft=service.message_of(campaign)).as_dict()
 
 
@@ -172,7 +173,7 @@ def cancel(campaign_id: int, db: SessionDep, user: Officer) -> dict[str, Any]:
 
 
 @router.get("/{campaign_id}/progress", response_model=None)
-def progress(campaign_id: int, db: SessionDep, _user: Viewer) -> dict[str, Any]:
+def progress(campaign_id: int, db: SessionDep, user: Viewer) -> dict[str, Any]:
     """Queued, sent, delivered, failed by reason, cancelled, and percent complete."""
     with _answer():
-        return service.progress(db, campaign_id=campaign_id)
+        return service.progress(db, campaign_id=campaign_id, user=user)

@@ -105,22 +105,52 @@ def _audit(
     )
 
 
-def get(session: Session, *, campaign_id: int, lock: bool = False) -> Campaign:
-    """One campaign (locked for update when `lock`), or CampaignNotFound."""
+def _sees(session: Session, user: StaffUser | None, campaign: Campaign) -> bool:
+    # A campaign belongs to the sites of its audience: a user limited to some sites sees
+    # those that address only women of hers, never one that reaches further.
+    from outreach.accounts import scopes
+
+    return user is None or scopes.covers_sites(
+        session, user=user, site_ids=(campaign.audience or {}).get("site_ids")
+    )
+
+
+def get(
+    session: Session, *, campaign_id: int, lock: bool = False, user: StaffUser | None = None
+) -> Campaign:
+    """One campaign (locked for update when `lock`), or CampaignNotFound, also when it
+    addresses sites outside the user's."""
     statement = select(Campaign).where(Campaign.id == campaign_id)
     if lock:
         statement = statement.with_for_update()
     campaign = session.exec(statement.execution_options(populate_existing=True)).first()
-    if campaign is None:
+    if campaign is None or not _sees(session, user, campaign):
         raise CampaignNotFound(f"campagne {campaign_id} introuvable")
     return campaign
 
 
 def list_campaigns(
-    session: Session, *, status: str | None = None, offset: int = 0, limit: int = 50
+    session: Session,
+    *,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    user: StaffUser | None = None,
 ) -> tuple[list[Campaign], int]:
-    """A page of campaigns, newest first, and how many match in all."""
-    conditions = [] if status is None else [col(Campaign.status) == status]
+    """A page of campaigns the user may see, newest first, and how many match in all."""
+    from outreach.accounts import scopes
+
+    conditions: list[Any] = [] if status is None else [col(Campaign.status) == status]
+    if user is not None and scopes.villages(session, user=user) is not None:
+        # Audiences are JSON, and a programme has hundreds of campaigns, not millions:
+        # the visible ids are worked out here and the page is cut from them in SQL.
+        audiences = session.exec(select(Campaign.id, Campaign.audience).where(*conditions))
+        visible = [
+            campaign_id
+            for campaign_id, audience in audiences
+            if scopes.covers_sites(session, user=user, site_ids=(audience or {}).get("site_ids"))
+        ]
+        conditions.append(col(Campaign.id).in_(visible or [-1]))
     total = session.exec(select(func.count()).select_from(Campaign).where(*conditions)).one()
     rows = session.exec(
         select(Campaign)
@@ -142,20 +172,17 @@ def _apply(campaign: Campaign, draft: CampaignIn) -> None:
     campaign.updated_at = utcnow()
 
 
-def _check_audience(session: Session, user: StaffUser, draft: CampaignIn) -> None:
-    """A user limited to some sites may only address the women of those sites."""
+def check_audience(session: Session, *, user: StaffUser, site_ids: list[int]) -> None:
+    """Refuse an audience reaching women outside the user's sites (CampaignForbidden)."""
     from outreach.accounts import scopes
     from outreach.sites.models import Site
-    from outreach.sites.service import villages_under
 
-    scope = scopes.villages(session, user=user)
-    if scope is None:
+    if scopes.covers_sites(session, user=user, site_ids=site_ids):
         return
-    if not draft.audience.site_ids:
+    if not site_ids:
         raise CampaignForbidden("votre compte est limité à certains lieux: choisissez-en un")
-    for site_id in draft.audience.site_ids:
-        villages = {v.id for v in villages_under(session, site_id=site_id)}
-        if not villages or not villages <= scope:
+    for site_id in site_ids:
+        if not scopes.covers_sites(session, user=user, site_ids=[site_id]):
             site = session.get(Site, site_id)
             name = site.name if site else str(site_id)
             raise CampaignForbidden(f"le lieu {name} est hors de vos sites")
@@ -164,7 +191,7 @@ def _check_audience(session: Session, user: StaffUser, draft: CampaignIn) -> Non
 def create(session: Session, *, user: StaffUser, draft: CampaignIn) -> Campaign:
     """A new draft campaign (officer or above)."""
     _require(user, Role.officer, "créer une campagne")
-    _check_audience(session, user, draft)
+    check_audience(session, user=user, site_ids=draft.audience.site_ids)
     assert user.id is not None
     campaign = Campaign(name=draft.name, created_by_id=user.id)
     _apply(campaign, draft)
@@ -177,8 +204,8 @@ def create(session: Session, *, user: StaffUser, draft: CampaignIn) -> Campaign:
 def update(session: Session, *, user: StaffUser, campaign_id: int, draft: CampaignIn) -> Campaign:
     """Change a draft (officer or above); only drafts change, so what was approved is sent."""
     _require(user, Role.officer, "modifier une campagne")
-    _check_audience(session, user, draft)
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    check_audience(session, user=user, site_ids=draft.audience.site_ids)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.DRAFT}, "modifier")
     _apply(campaign, draft)
     session.add(campaign)
@@ -200,7 +227,7 @@ def message_of(campaign: Campaign) -> PreflightIn:
 def submit(session: Session, *, user: StaffUser, campaign_id: int) -> Campaign:
     """Send a draft for approval (officer or above)."""
     _require(user, Role.officer, "soumettre une campagne")
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.DRAFT}, "soumettre")
     if not message_of(campaign).has_message:
         raise CampaignError(
@@ -226,7 +253,7 @@ def approve(session: Session, *, user: StaffUser, campaign_id: int) -> Campaign:
     manager's start.
     """
     _require(user, Role.manager, "approuver une campagne")
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.PENDING_APPROVAL}, "approuver")
     if user.id in (campaign.created_by_id, campaign.submitted_by_id):
         raise CampaignForbidden(
@@ -252,7 +279,7 @@ def reject(session: Session, *, user: StaffUser, campaign_id: int, reason: str) 
     reason = reason.strip()
     if not reason:
         raise CampaignError("indiquez la raison du refus")
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.PENDING_APPROVAL}, "refuser")
     campaign.status = CampaignStatus.DRAFT
     campaign.rejection_reason = reason
@@ -267,7 +294,7 @@ def reject(session: Session, *, user: StaffUser, campaign_id: int, reason: str) 
 def start(session: Session, *, user: StaffUser, campaign_id: int) -> Campaign:
     """Start the next run of an approved campaign now (manager or above)."""
     _require(user, Role.manager, "lancer une campagne")
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.SCHEDULED}, "lancer")
     now = utcnow()
     if campaign.send_at is None or campaign.send_at > now:
@@ -288,7 +315,7 @@ def schedule(
 ) -> Campaign:
     """Set when an approved campaign's next run starts, and optionally repeat it weekly."""
     _require(user, Role.manager, "programmer une campagne")
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(campaign, {CampaignStatus.SCHEDULED}, "programmer")
     now = utcnow()
     if send_at <= now - timedelta(minutes=1):
@@ -320,7 +347,7 @@ def cancel(session: Session, *, user: StaffUser, campaign_id: int) -> tuple[Camp
     _require(user, Role.officer, "annuler une campagne")
     # Locked first: a materialisation batch holds this lock while it inserts, so the
     # outbox update below sees every row a batch committed, and no batch runs after it.
-    campaign = get(session, campaign_id=campaign_id, lock=True)
+    campaign = get(session, campaign_id=campaign_id, lock=True, user=user)
     _expect(
         campaign,
         {
@@ -515,9 +542,11 @@ def tick(session: Session, *, now: datetime | None = None) -> TickResult:
 # --- progress ------------------------------------------------------------------------
 
 
-def progress(session: Session, *, campaign_id: int) -> dict[str, Any]:
+def progress(
+    session: Session, *, campaign_id: int, user: StaffUser | None = None
+) -> dict[str, Any]:
     """Counts of the campaign's outbox rows by state (one grouped query) and percent complete."""
-    campaign = get(session, campaign_id=campaign_id)
+    campaign = get(session, campaign_id=campaign_id, user=user)
     rows = session.exec(
         select(OutboundMessage.status, OutboundMessage.failure_reason, func.count())
         .where(col(OutboundMessage.campaign_id) == campaign_id)

@@ -16,7 +16,7 @@ from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw, ChwSite
 from outreach.config import get_settings
 from outreach.registry import service as registry_service
-from outreach.sites.models import Site
+from outreach.sites.models import Facility, Site
 from outreach.timeutil import utcnow
 
 MAX_PIN_ATTEMPTS = 5
@@ -141,6 +141,15 @@ def lockout_alerts(session: Session, *, since: datetime) -> list[tuple[AuditEntr
     return alerts
 
 
+def _check_places(session: Session, *, site_ids: list[int], facility_id: int | None) -> None:
+    # Unknown ids are the caller's mistake (a 422), not a foreign-key failure at flush.
+    for site_id in sorted(set(site_ids)):
+        if session.get(Site, site_id) is None:
+            raise ValueError(f"lieu {site_id} inconnu")
+    if facility_id is not None and session.get(Facility, facility_id) is None:
+        raise ValueError(f"établissement {facility_id} inconnu")
+
+
 def add(
     session: Session,
     *,
@@ -154,6 +163,7 @@ def add(
     """Create a CHW on a phone number, covering the given sites."""
     if not valid_pin_format(pin):
         raise ValueError("le code PIN doit contenir exactement 4 chiffres")
+    _check_places(session, site_ids=site_ids, facility_id=facility_id)
     phone_row = registry_service.get_or_create_phone(session, raw=phone)
     if session.exec(select(Chw).where(Chw.phone_id == phone_row.id)).first():
         raise ValueError(f"un agent est déjà enregistré sur le numéro {phone_row.e164}")
@@ -316,9 +326,7 @@ def update(
     # even when it answers 422, so a half-made change would be kept.
     if name is not None and not name.strip():
         raise ValueError("nom vide")
-    for site_id in sorted(set(site_ids or [])):
-        if session.get(Site, site_id) is None:
-            raise ValueError(f"lieu {site_id} inconnu")
+    _check_places(session, site_ids=site_ids or [], facility_id=facility_id)
     if name is not None:
         chw.name = name.strip()
     if language is not None:

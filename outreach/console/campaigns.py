@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from starlette.datastructures import FormData
 
+from outreach.accounts import scopes
 from outreach.accounts.sessions import csrf_protect
 from outreach.campaigns import preflight as campaign_preflight
 from outreach.campaigns import service
@@ -23,7 +24,7 @@ from outreach.console.deps import Manager, Officer, Viewer
 from outreach.console.i18n import Translator
 from outreach.console.web import render
 from outreach.db import SessionDep
-from outreach.sites.models import Site, SiteLevel
+from outreach.sites.models import Site
 
 router = APIRouter(
     prefix="/console/campaigns", include_in_schema=False, dependencies=[Depends(csrf_protect)]
@@ -79,21 +80,13 @@ def _campaign_fields(form: FormData) -> dict[str, Any]:
     return fields
 
 
-def _sites(session: SessionDep) -> list[Site]:
-    order = [level.value for level in SiteLevel]
-    return sorted(
-        session.exec(select(Site)),
-        key=lambda s: (order.index(s.level) if s.level in order else 9, s.name),
-    )
-
-
 def _composer(request: Request, session: SessionDep, user: Any, **extra: Any) -> HTMLResponse:
     return render(
         request,
         "campaign_new.html",
         user=user,
         active="campaigns",
-        sites=_sites(session),
+        sites=scopes.visible_sites(session, user=user),
         values=extra.pop("values", {}),
         **extra,
     )
@@ -101,7 +94,7 @@ def _composer(request: Request, session: SessionDep, user: Any, **extra: Any) ->
 
 @router.get("", response_model=None)
 def campaign_list(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
-    campaigns, total = service.list_campaigns(session, limit=100)
+    campaigns, total = service.list_campaigns(session, limit=100, user=user)
     pending = [c for c in campaigns if c.status == CampaignStatus.PENDING_APPROVAL]
     return render(
         request,
@@ -127,6 +120,10 @@ def live_preflight(request: Request, session: SessionDep, user: Viewer, form: Fo
         draft = PreflightIn.model_validate(_draft_fields(form))
     except ValidationError as exc:
         return render(request, "_preflight.html", user=user, error=_errors(exc))
+    try:
+        service.check_audience(session, user=user, site_ids=draft.audience.site_ids)
+    except service.CampaignError as exc:
+        return render(request, "_preflight.html", user=user, error=exc.message)
     result = campaign_preflight.preflight(session, draft=draft)
     return render(request, "_preflight.html", user=user, pf=result)
 
@@ -179,7 +176,7 @@ def _detail(
     request: Request, session: SessionDep, user: Any, campaign_id: int, **extra: Any
 ) -> HTMLResponse:
     try:
-        campaign = service.get(session, campaign_id=campaign_id)
+        campaign = service.get(session, campaign_id=campaign_id, user=user)
     except service.CampaignError as exc:
         return render(
             request, "message.html", user=user, status_code=exc.status_code, error=exc.message
@@ -208,7 +205,7 @@ def _detail(
         active="campaigns",
         c=campaign,
         pf=pf,
-        progress=service.progress(session, campaign_id=campaign_id),
+        progress=service.progress(session, campaign_id=campaign_id, user=user),
         labels=service.STATUS_LABELS,
         site_names=sites,
         **extra,
@@ -224,7 +221,7 @@ def detail(request: Request, session: SessionDep, user: Viewer, campaign_id: int
 def progress(request: Request, session: SessionDep, user: Viewer, campaign_id: int) -> HTMLResponse:
     """The live progress bar alone; HTMX polls it while the campaign is sending."""
     try:
-        campaign = service.get(session, campaign_id=campaign_id)
+        campaign = service.get(session, campaign_id=campaign_id, user=user)
     except service.CampaignError as exc:
         return render(
             request, "message.html", user=user, status_code=exc.status_code, error=exc.message
@@ -234,7 +231,7 @@ def progress(request: Request, session: SessionDep, user: Viewer, campaign_id: i
         "_campaign_progress.html",
         user=user,
         c=campaign,
-        progress=service.progress(session, campaign_id=campaign_id),
+        progress=service.progress(session, campaign_id=campaign_id, user=user),
         labels=service.STATUS_LABELS,
     )
 

@@ -20,7 +20,6 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
-from sqlmodel import select
 
 from outreach.accounts import scopes
 from outreach.accounts import service as accounts
@@ -244,12 +243,8 @@ def dashboard(request: Request, session: SessionDep, user: Viewer) -> HTMLRespon
 # --- beneficiaries -------------------------------------------------------------------
 
 
-def _sites(session: SessionDep) -> list[Site]:
-    order = [level.value for level in SiteLevel]
-    return sorted(
-        session.exec(select(Site)),
-        key=lambda s: (order.index(s.level) if s.level in order else 9, s.name),
-    )
+def _villages(session: SessionDep, user: StaffUser) -> list[Site]:
+    return [s for s in scopes.visible_sites(session, user=user) if s.level == SiteLevel.VILLAGE]
 
 
 def _list_filters(request: Request, session: SessionDep, user: StaffUser) -> listing.Filters:
@@ -278,7 +273,7 @@ def beneficiaries(request: Request, session: SessionDep, user: Viewer) -> HTMLRe
         active="beneficiaries",
         page=page,
         filters=filters,
-        sites=_sites(session),
+        sites=scopes.visible_sites(session, user=user),
         stages=reports.STAGE_KEYS,
         mask=phones.national,
     )
@@ -356,7 +351,7 @@ def _detail_page(
         active="beneficiaries",
         d=found,
         options=options,
-        villages=[s for s in _sites(session) if s.level == SiteLevel.VILLAGE],
+        villages=_villages(session, user),
         national=phones.national,
         **extra,
     )
@@ -668,7 +663,7 @@ def _chws_page(request: Request, session: SessionDep, user, **extra) -> HTMLResp
         visible=scopes.chw_condition(session, user=user),
     )
     template = "_chw_rows.html" if request.headers.get("HX-Request") else "chws.html"
-    sites = _sites(session)
+    sites = scopes.visible_sites(session, user=user)
     return render(
         request,
         template,
@@ -702,7 +697,7 @@ def _chw_page(
         user=user,
         active="chws",
         r=found,
-        villages=[s for s in _sites(session) if s.level == SiteLevel.VILLAGE],
+        villages=_villages(session, user),
         national=phones.national,
         **extra,
     )
@@ -892,7 +887,7 @@ def site_list(request: Request, session: SessionDep, user: Viewer) -> HTMLRespon
 
 
 def _sites_page(request: Request, session: SessionDep, user, **extra) -> HTMLResponse:
-    sites = _sites(session)
+    sites = scopes.visible_sites(session, user=user)
     names = {s.id: s.name for s in sites}
     return render(
         request,

@@ -227,3 +227,87 @@ def test_an_appointment_outside_her_sites_reads_as_missing(client, staff, area, 
     assert (outside.status_code, outside.json()) == (missing.status_code, missing.json())
     db.expire_all()
     assert db.get(Appointment, theirs.id).status == "scheduled"
+
+
+def _campaign(client, headers, name: str, site_ids: list[int] | None) -> int:
+    audience = {"site_ids": site_ids} if site_ids is not None else {}
+    made = client.post(
+        f"{API}/campaigns",
+        json={"name": name, "texts": {"fr": "Séance hygiène jeudi."}, "audience": audience},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def test_campaigns_reaching_beyond_her_sites_are_hidden(client, staff, area) -> None:
+    # given the manager's campaigns for Pelengana, for Bla, and for everyone
+    mine = _campaign(client, staff["manager"], "Pelengana", [area.pelengana])
+    theirs = _campaign(client, staff["manager"], "Bla", [area.bla])
+    everyone = _campaign(client, staff["manager"], "Tout le monde", None)
+    # when the scoped viewer lists them and opens each, its progress and its preflight
+    listed = client.get(f"{API}/campaigns", headers=staff["viewer"]).json()
+    opened = {
+        cid: [
+            client.get(f"{API}/campaigns/{cid}{tail}", headers=staff["viewer"]).status_code
+            for tail in ("", "/progress", "/preflight")
+        ]
+        for cid in (mine, theirs, everyone)
+    }
+    # then only the Pelengana campaign is listed and counted, the others are not found
+    assert [c["id"] for c in listed["items"]] == [mine] and listed["total"] == 1
+    assert opened == {mine: [200, 200, 200], theirs: [404] * 3, everyone: [404] * 3}
+    # and the manager, who sees every site, still lists all three
+    assert client.get(f"{API}/campaigns", headers=staff["manager"]).json()["total"] == 3
+
+
+def test_a_scoped_user_gets_no_preflight_counts_beyond_her_sites(client, staff, area) -> None:
+    draft = {"texts": {"fr": "Séance hygiène jeudi."}}
+    # when the scoped viewer asks what Bla, everyone, then her village would cost
+    bla = client.post(
+        f"{API}/campaigns/preflight",
+        json={**draft, "audience": {"site_ids": [area.bla]}},
+        headers=staff["viewer"],
+    )
+    everyone = client.post(
+        f"{API}/campaigns/preflight", json={**draft, "audience": {}}, headers=staff["viewer"]
+    )
+    mine = client.post(
+        f"{API}/campaigns/preflight",
+        json={**draft, "audience": {"site_ids": [area.pelengana]}},
+        headers=staff["viewer"],
+    )
+    # then the first two are refused without a count, and hers counts Awa
+    assert bla.status_code == 403 and "hors de vos sites" in bla.json()["detail"]
+    assert everyone.status_code == 403 and "recipients" not in everyone.text
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["recipients"] == 1
+
+
+def test_an_admin_sets_reads_and_lifts_a_scope_through_the_api(client, staff, db, chw) -> None:
+    from outreach.audit.models import AuditEntry
+
+    viewer = db.exec(select(StaffUser).where(StaffUser.email == "viewer@ong.ml")).one()
+    bla = _site(db, "Bla", SiteLevel.VILLAGE)
+    url = f"{API}/users/{viewer.id}/sites"
+    # when the admin limits the viewer to Bla, reads it back, then lifts it
+    limited = client.put(url, json={"site_ids": [bla.id, bla.id]}, headers=staff["admin"])
+    shown = client.get(url, headers=staff["admin"])
+    lifted = client.put(url, json={"site_ids": []}, headers=staff["admin"])
+    # then each answer holds the sites in force, and each change is audited
+    assert limited.json() == {"site_ids": [bla.id]}
+    assert shown.json() == {"site_ids": [bla.id]}
+    assert lifted.json() == {"site_ids": []}
+    changes = db.exec(select(AuditEntry).where(AuditEntry.action == "user.sites")).all()
+    assert [c.detail["site_ids"] for c in changes] == [[bla.id], []]
+    # and an unknown site, an admin's own scope and a manager asking are refused
+    admin = db.exec(select(StaffUser).where(StaffUser.email == "admin@ong.ml")).one()
+    unknown = client.put(url, json={"site_ids": [999999]}, headers=staff["admin"])
+    own = client.put(
+        f"{API}/users/{admin.id}/sites", json={"site_ids": [bla.id]}, headers=staff["admin"]
+    )
+    manager = client.put(url, json={"site_ids": [bla.id]}, headers=staff["manager"])
+    assert unknown.status_code == 422 and "inconnu" in unknown.json()["detail"]
+    assert own.status_code == 422 and "administrateur" in own.json()["detail"]
+    assert manager.status_code == 403
+    assert client.get(f"{API}/users/999999/sites", headers=staff["admin"]).status_code == 404

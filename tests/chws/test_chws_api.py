@@ -110,3 +110,34 @@ def test_bad_input_is_422_in_french(client, staff, chw) -> None:
         f"/api/v1/chws/{chw.id}", json={"site_ids": [99999]}, headers=staff["manager"]
     )
     assert unknown.status_code == 422
+
+
+def test_an_unknown_facility_or_site_is_a_422_not_a_500(client, staff, chw, db: Session) -> None:
+    from outreach.chws.models import Chw
+
+    # when a manager moves the CHW to facility 0, and creates one for an unknown site
+    moved = client.patch(
+        f"/api/v1/chws/{chw.id}", json={"facility_id": 0}, headers=staff["manager"]
+    )
+    created = client.post(
+        "/api/v1/chws",
+        json={"name": "B", "phone": "76000043", "pin": "1234", "site_ids": [99999]},
+        headers=staff["manager"],
+    )
+    far = client.post(
+        "/api/v1/chws",
+        json={
+            "name": "B",
+            "phone": "76000043",
+            "pin": "1234",
+            "site_ids": [1],
+            "facility_id": 7777,
+        },
+        headers=staff["manager"],
+    )
+    # then each is refused in French, and nothing changed
+    assert moved.status_code == 422 and "établissement 0 inconnu" in moved.json()["detail"]
+    assert created.status_code == 422 and "lieu 99999 inconnu" in created.json()["detail"]
+    assert far.status_code == 422 and "établissement 7777 inconnu" in far.json()["detail"]
+    db.expire_all()
+    assert db.get(Chw, chw.id).facility_id is None  # type: ignore[union-attr]

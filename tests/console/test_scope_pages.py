@@ -89,3 +89,38 @@ def test_a_scoped_viewer_reads_only_her_inbox_and_chws(db, chw, staff) -> None:
     assert "Question Awa" in inbox.text and "Question Fanta" not in inbox.text
     assert "Aminata Coulibaly" in chws.text and "Oumou Sangare" not in chws.text
     assert far_page.status_code == 404
+
+
+def test_a_scoped_officer_composes_and_lists_campaigns_of_her_sites_only(db, chw, staff) -> None:
+    from outreach.campaigns.models import Campaign
+
+    # given an officer limited to the Pelengana health area, and a campaign for Bla
+    _women(db, chw)
+    officer = staff(Role.officer)
+    area = site_service.find(db, name="Pelengana", level=SiteLevel.HEALTH_AREA)
+    bla = site_service.find(db, name="Bla", level=SiteLevel.VILLAGE)
+    assert area is not None and area.id is not None and bla is not None
+    scopes.set_sites(db, user=officer.user, site_ids=[area.id])
+    db.add(
+        Campaign(
+            name="Campagne de Bla",
+            texts={"fr": "Séance jeudi."},
+            audience={"site_ids": [bla.id]},
+            created_by_id=officer.user.id,
+        )
+    )
+    db.commit()
+    # when she opens the composer, the campaign list, and asks the preflight about Bla
+    composer = officer.get("/console/campaigns/new")
+    listing = officer.get("/console/campaigns")
+    panel = officer.post(
+        "/console/campaigns/preflight",
+        {"message_mode": "texts", "text_fr": "Séance jeudi.", "site_ids": str(bla.id)},
+    )
+    # then the site picker offers her health area and its villages only
+    assert f'value="{area.id}"' in composer.text
+    assert f'value="{bla.id}"' not in composer.text
+    # and the Bla campaign is not listed, and the panel refuses without counting anyone
+    assert "Campagne de Bla" not in listing.text
+    assert panel.status_code == 200 and "hors de vos sites" in panel.text
+    assert "pf-recipients" not in panel.text
