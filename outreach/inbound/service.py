@@ -285,7 +285,8 @@ def _reply(
 def allow_reply(e164: str) -> bool:
     """Count a reply to this phone; False once the hourly budget is spent (or unknown)."""
     limit = get_settings().inbound_replies_per_hour
-    key = RATE_KEY.format(phone=e164)
+    # Keyed hash, not the number: Redis holds no phone numbers.
+    key = RATE_KEY.format(phone=keys.blind_index(e164))
     try:
         redis = get_redis()
         redis.set(key, 0, ex=RATE_WINDOW_SECONDS, nx=True)

@@ -22,6 +22,7 @@ from redis import Redis
 from sqlmodel import Session
 
 from messages.encoding import gsm_safe
+from outreach.encryption import keys
 from outreach.ussd import catalog
 
 log = logging.getLogger(__name__)
@@ -222,18 +223,30 @@ class SessionStore:
 
     @staticmethod
     def _pointer(phone: str) -> str:
-        return f"ussd:resume:{phone}"
+        # Keyed hash, not the number: a Redis dump or MONITOR shows no phone numbers.
+        return f"ussd:resume:{keys.blind_index(phone)}"
 
     def load(self, session_id: str) -> State | None:
         raw = self._redis.get(self._key(session_id))
         if raw is None:
             return None
-        return State(**json.loads(raw))
+        try:
+            plain = keys.decrypt(raw.decode("ascii") if isinstance(raw, bytes) else str(raw))
+        except (keys.UndecryptableValue, UnicodeDecodeError):
+            # Written before a data key was retired, or not by us: start the menu afresh.
+            return None
+        return State(**json.loads(plain))
+
+    @staticmethod
+    def _sealed(state: State) -> str:
+        # The state holds the caller's number, names typed in and the screens shown:
+        # encrypted with the data key like the database's own copies.
+        return keys.encrypt(json.dumps(vars(state)))
 
     def save(self, state: State, *, resumable: bool | None = None) -> None:
         """Store the state; with `resumable`, also set or clear the phone's resume pointer."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._key(state.session_id), json.dumps(vars(state)), ex=self._ttl)
+        pipe.set(self._key(state.session_id), self._sealed(state), ex=self._ttl)
         if resumable is True and self.resume_seconds > 0:
             pipe.set(self._pointer(state.phone), state.session_id, ex=self.resume_seconds)
         elif resumable is False:
@@ -249,7 +262,7 @@ class SessionStore:
         if self.resume_seconds <= 0:
             return False
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._key(session_id), json.dumps(vars(state)), ex=self._ttl)
+        pipe.set(self._key(session_id), self._sealed(state), ex=self._ttl)
         pipe.set(self._pointer(state.phone), session_id, ex=self.resume_seconds)
         pipe.execute()
         return True

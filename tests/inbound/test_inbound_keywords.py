@@ -258,6 +258,10 @@ def test_auto_replies_are_rate_limited_per_phone(client, db) -> None:
     # Then only the hourly budget is answered, and all 20 are stored
     assert len(_replies(db, AWA)) == 5
     assert len(db.exec(select(InboundMessage)).all()) == 20
+    # And the budget is counted in Redis under a keyed hash, never under her number
+    budget = list(get_redis().scan_iter("outreach:inbound:replies:*"))
+    assert len(budget) == 1 and AWA[1:].encode() not in budget[0]
+    assert AWA[4:].encode() not in budget[0]
 
 
 def test_non_phone_senders_are_stored_never_answered(client, db) -> None:

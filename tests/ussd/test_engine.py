@@ -111,6 +111,28 @@ def test_a_dropped_session_is_offered_back_and_continues(chw, dialer, end_sessio
     assert "PIN" in dialer().dial()
 
 
+def test_redis_holds_no_number_name_or_screen_of_a_session(chw, dialer, end_session) -> None:
+    # Given a CHW who typed a woman's name and number, then was cut off mid-flow
+    first = dialer()
+    first.dial()
+    for answer in ("1234", "1", "Awa Traore", "1", "70 12 34 56"):
+        first.answer(answer)
+    end_session(first, "Incomplete")
+    # When every key and value Redis holds is read raw
+    redis = get_redis()
+    raw = b" ".join(
+        key + b" " + (redis.get(key) or b"")
+        for key in redis.scan_iter("ussd:*")
+        if redis.type(key) == b"string"
+    )
+    # Then the session is there, but neither number, her name nor a screen can be read
+    assert b"ussd:resume:" in raw and b"ussd:session:" in raw
+    for needle in (b"70000001", b"70123456", b"70 12 34 56", b"Awa", b"Traore", b"Village"):
+        assert needle not in raw
+    # And the dropped session is still offered back to the same phone
+    assert "1 Continuer" in dialer().dial()
+
+
 def test_start_again_forgets_the_dropped_session(chw, dialer) -> None:
     # Given a session left without a final reply (no end event at all)
     first = dialer()
