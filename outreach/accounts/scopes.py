@@ -119,6 +119,23 @@ def visible_sites(session: Session, *, user: Any) -> list[Site]:
     return sorted(everything, key=lambda s: (order.get(s.level, 9), s.name))
 
 
+def assignable_sites(
+    session: Session, *, user: Any, wanted: list[int], current: list[int] | None = None
+) -> list[int]:
+    """The sites to give a CHW when this user picks `wanted` among those she may see:
+    a site outside hers is refused (ValueError), and the CHW's sites the user cannot
+    see are kept, so an edit never drops a village she was not shown."""
+    if villages(session, user=user) is None:
+        return sorted(set(wanted))
+    shown = {site.id for site in visible_sites(session, user=user)}
+    for site_id in sorted(set(wanted) - shown):
+        site = session.get(Site, site_id)
+        raise ValueError(f"le lieu {site.name if site else site_id} est hors de vos sites")
+    if not wanted and not current:
+        raise ValueError("votre compte est limité à certains lieux: choisissez-en un")
+    return sorted(set(wanted) | (set(current or []) - shown))
+
+
 def sees_village(scope: frozenset[int] | None, village_id: int | None) -> bool:
     """Whether a place (a woman's village) is within the scope."""
     return scope is None or (village_id is not None and village_id in scope)

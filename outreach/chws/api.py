@@ -138,7 +138,7 @@ def create_chw(body: ChwIn, user: Manager, request: Request, db: SessionDep) -> 
             name=body.name,
             phone=body.phone,
             pin=body.pin,
-            site_ids=body.site_ids,
+            site_ids=scopes.assignable_sites(db, user=user, wanted=body.site_ids),
             language=body.language,
             facility_id=body.facility_id,
         )
@@ -161,6 +161,14 @@ def update_chw(chw_id: int, body: ChwPatch, user: Manager, request: Request, db:
     chw = _get(db, chw_id, user)
     changes = body.model_dump(exclude_unset=True)
     with domain_errors():
+        if changes.get("site_ids") is not None:
+            assert chw.id is not None
+            changes["site_ids"] = scopes.assignable_sites(
+                db,
+                user=user,
+                wanted=changes["site_ids"],
+                current=service.site_ids(db, chw_id=chw.id),
+            )
         service.update(db, chw=chw, **changes)
     audit.record(
         db,

@@ -759,7 +759,7 @@ def chw_add(
             name=name,
             phone=phones.normalize(phone),
             pin=pin,
-            site_ids=site_ids,
+            site_ids=scopes.assignable_sites(session, user=user, wanted=site_ids),
             language=language if language in ("fr", "bm") else "fr",
         )
     except phones.InvalidPhoneNumber:
@@ -801,6 +801,9 @@ def chw_edit(
     if chw is None or not scopes.sees_chw(session, user=user, chw_id=chw_id):
         return _chw_page(request, session, user, chw_id)
     try:
+        site_ids = scopes.assignable_sites(
+            session, user=user, wanted=site_ids, current=chws.site_ids(session, chw_id=chw_id)
+        )
         chws.update(
             session,
             chw=chw,

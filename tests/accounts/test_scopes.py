@@ -311,3 +311,34 @@ def test_an_admin_sets_reads_and_lifts_a_scope_through_the_api(client, staff, db
     assert own.status_code == 422 and "administrateur" in own.json()["detail"]
     assert manager.status_code == 403
     assert client.get(f"{API}/users/999999/sites", headers=staff["admin"]).status_code == 404
+
+
+def test_a_scoped_manager_assigns_chws_only_to_her_sites(client, staff, area, db) -> None:
+    # given the manager limited to Pelengana's health area, and a CHW covering Pelengana
+    # and Bla
+    manager = db.exec(select(StaffUser).where(StaffUser.email == "manager@ong.ml")).one()
+    scopes.set_sites(db, user=manager, site_ids=[_site(db, "Pelengana", SiteLevel.HEALTH_AREA).id])
+    both = chw_service.add(
+        db,
+        name="Kadia Coulibaly",
+        phone="+22370000011",
+        pin="1111",
+        site_ids=[area.pelengana, area.bla],
+    )
+    db.commit()
+    url = f"{API}/chws/{both.id}"
+    # when she sets the CHW's villages to hers, then to Bla, and creates CHWs
+    kept = client.patch(url, json={"site_ids": [area.pelengana]}, headers=staff["manager"])
+    outside = client.patch(url, json={"site_ids": [area.bla]}, headers=staff["manager"])
+    new = {"name": "Nana", "phone": "+22370000012", "pin": "2222"}
+    far = client.post(f"{API}/chws", json={**new, "site_ids": [area.bla]}, headers=staff["manager"])
+    nowhere = client.post(f"{API}/chws", json={**new, "site_ids": []}, headers=staff["manager"])
+    mine = client.post(
+        f"{API}/chws", json={**new, "site_ids": [area.pelengana]}, headers=staff["manager"]
+    )
+    # then Bla, which she was never shown, stays the CHW's, and Bla is refused in French
+    assert kept.status_code == 200 and kept.json()["site_ids"] == sorted([area.pelengana, area.bla])
+    assert outside.status_code == 422 and "hors de vos sites" in outside.json()["detail"]
+    assert far.status_code == 422 and "hors de vos sites" in far.json()["detail"]
+    assert nowhere.status_code == 422
+    assert mine.status_code == 201 and mine.json()["site_ids"] == [area.pelengana]

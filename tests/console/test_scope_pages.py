@@ -124,3 +124,39 @@ def test_a_scoped_officer_composes_and_lists_campaigns_of_her_sites_only(db, chw
     assert "Campagne de Bla" not in listing.text
     assert panel.status_code == 200 and "hors de vos sites" in panel.text
     assert "pf-recipients" not in panel.text
+
+
+def test_a_scoped_manager_editing_a_chw_keeps_the_villages_she_was_not_shown(
+    db, chw, staff
+) -> None:
+    from outreach.chws import service as chw_service
+
+    # given a manager limited to Pelengana's health area, and a CHW of Pelengana and Bla
+    manager = staff(Role.manager)
+    area = site_service.find(db, name="Pelengana", level=SiteLevel.HEALTH_AREA)
+    pelengana = site_service.find(db, name="Pelengana", level=SiteLevel.VILLAGE)
+    bla = site_service.find(db, name="Bla", level=SiteLevel.VILLAGE)
+    assert area is not None and pelengana is not None and bla is not None
+    scopes.set_sites(db, user=manager.user, site_ids=[area.id])  # type: ignore[list-item]
+    both = chw_service.add(
+        db, name="Kadia Coulibaly", phone="+22370000011", pin="1111",
+        site_ids=[pelengana.id, bla.id],  # type: ignore[list-item]
+    )  # fmt: skip
+    db.commit()
+    # when she opens the CHW's page and saves it as shown, renamed, then tries to add Bla
+    page = manager.get(f"/console/chws/{both.id}")
+    saved = manager.post(
+        f"/console/chws/{both.id}",
+        {"name": "Kadia Coulibaly Traoré", "language": "fr", "site_ids": str(pelengana.id)},
+    )
+    widened = manager.post(
+        f"/console/chws/{both.id}",
+        {"name": "Kadia", "language": "fr", "site_ids": [str(pelengana.id), str(bla.id)]},
+    )
+    # then Bla is not offered, yet stays the CHW's; adding it by hand is refused
+    assert page.status_code == 200 and f'value="{bla.id}"' not in page.text
+    assert saved.status_code == 200
+    assert chw_service.site_ids(db, chw_id=both.id) == sorted([pelengana.id, bla.id])  # type: ignore[arg-type, type-var]
+    assert widened.status_code == 422 and "hors de vos sites" in widened.text
+    db.expire_all()
+    assert db.get(type(both), both.id).name == "Kadia Coulibaly Traoré"  # type: ignore[union-attr]
