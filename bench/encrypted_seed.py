@@ -21,6 +21,8 @@ CHUNK = 50_000
 NUMBERS = (
     ("phone", "e164", "e164_index", "prefix", "e164_index = e164"),
     ("outbound_message", "to_number", "to_index", None, "to_index IS NULL"),
+    # The seeds write no reply from a short code, the only kind the app leaves unindexed.
+    ("inbound_message", "from_number", "from_index", None, "from_index IS NULL"),
 )
 
 
