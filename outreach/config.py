@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///./{VAR_DIR}/outreach.db"
     # Unset means: `outreach run` starts an embedded Redis and passes its URL to every child.
     redis_url: str | None = None
+    # Connections one process may hold to Redis (USSD sessions, rate limit, caches). An
+    # API process runs its routes on at most 40 threads, so the default is not reached in
+    # normal use; it turns a runaway into waiting instead of an ever-growing pool.
+    redis_max_connections: int = Field(default=64, ge=4, le=10_000)
 
     secret_key: SecretStr = SecretStr("change-me")
     callback_key: SecretStr | None = None

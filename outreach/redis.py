@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 
 from outreach.config import get_settings
 
@@ -15,4 +15,13 @@ def get_redis() -> Redis:
     url = get_settings().redis_url
     if not url:
         raise RuntimeError("OUTREACH_REDIS_URL is not set; start the service with `outreach run`")
-    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=get_settings().redis_max_connections,
+        # A request waits this long for a free connection, as long as for Redis itself.
+        timeout=2,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
