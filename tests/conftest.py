@@ -327,6 +327,28 @@ def chw(db: Session):
     return found
 
 
+WOMAN_PHONE = "+22370123456"
+
+
+@pytest.fixture
+def woman(chw, db: Session):
+    """Awa Traore, 20 weeks pregnant, on her own phone +22370123456, followed by the demo CHW."""
+    from outreach.registry import service as registry_service
+    from outreach.registry.models import PhoneKind
+
+    registration = registry_service.register_pregnancy(
+        db,
+        name="Awa Traore",
+        phone=WOMAN_PHONE,
+        weeks=20,
+        chw_id=chw.id,
+        village_id=None,
+        phone_kind=PhoneKind.OWN,
+    )
+    db.commit()
+    return registration.beneficiary
+
+
 @pytest.fixture
 def client(migrated: None) -> Iterator[object]:
     """An HTTP client on the API app, in process."""

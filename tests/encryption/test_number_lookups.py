@@ -17,8 +17,7 @@ from outreach.config import get_settings
 from outreach.encryption import keys, service
 from outreach.inbound.models import InboundMessage, OptOutNotice
 from outreach.outbox.models import OutboundMessage
-from outreach.registry import service as registry_service
-from outreach.registry.models import Beneficiary, Phone, PhoneKind, PhoneStatus
+from outreach.registry.models import Phone, PhoneStatus
 
 AWA = "+22370123456"
 
@@ -47,31 +46,15 @@ def _derived_index_key() -> str:
         settings.index_keys = saved
 
 
-@pytest.fixture
-def awa(chw, db: Session) -> Beneficiary:
-    """Awa, 20 weeks pregnant, registered on her own phone before the rotation."""
-    registration = registry_service.register_pregnancy(
-        db,
-        name="Awa Traore",
-        phone=AWA,
-        weeks=20,
-        chw_id=chw.id,
-        village_id=None,
-        phone_kind=PhoneKind.OWN,
-    )
-    db.commit()
-    return registration.beneficiary
-
-
 def _sms(text: str, gateway_id: str) -> dict[str, str]:
     return {"id": gateway_id, "from": "0022370123456", "to": "36123", "text": text}
 
 
 def test_she_is_found_by_number_during_and_after_an_index_key_rotation(
-    awa, rotating, client, dialer, staff, db: Session
+    woman, rotating, client, dialer, staff, db: Session
 ) -> None:
     # Given Awa's phone indexed under the old key while the new key is first
-    old_hash = db.exec(select(Phone.e164_index).where(Phone.id == awa.phone_id)).one()
+    old_hash = db.exec(select(Phone.e164_index).where(Phone.id == woman.phone_id)).one()
     assert old_hash != keys.blind_index(AWA) and old_hash in keys.blind_indexes(AWA)
     # When she dials the USSD service
     menu = dialer(AWA).dial()
@@ -82,14 +65,14 @@ def test_she_is_found_by_number_during_and_after_an_index_key_rotation(
     # Then the message is matched to her, and indexed under the new key
     db.expire_all()
     inbound = db.exec(select(InboundMessage)).one()
-    assert inbound.beneficiary_id == awa.id and inbound.from_index == keys.blind_index(AWA)
+    assert inbound.beneficiary_id == woman.id and inbound.from_index == keys.blind_index(AWA)
     # When staff filter the outbox by her number, written as people say it
     found = client.get(
         "/api/v1/messages", params={"phone": "70 12 34 56"}, headers=staff["viewer"]
     ).json()
     # Then her messages are listed (queued under the old key's hash), and only hers
     assert {m["to_number"] for m in found["items"]} == {AWA}
-    assert awa.id in {m["beneficiary_id"] for m in found["items"]}
+    assert woman.id in {m["beneficiary_id"] for m in found["items"]}
     # When the gateway reports that her number opted out
     response = client.post(
         "/callbacks/at/optout", data={"senderId": "OUTREACH", "phoneNumber": AWA}
@@ -97,9 +80,9 @@ def test_she_is_found_by_number_during_and_after_an_index_key_rotation(
     assert response.status_code == 200
     # Then her phone is found and stopped, and what was queued for her is cancelled
     db.expire_all()
-    assert db.get(Phone, awa.phone_id).status == PhoneStatus.OPTED_OUT  # type: ignore[union-attr]
+    assert db.get(Phone, woman.phone_id).status == PhoneStatus.OPTED_OUT  # type: ignore[union-attr]
     assert db.exec(select(OptOutNotice.phone_index)).one() == keys.blind_index(AWA)
-    queued = db.exec(select(OutboundMessage).where(OutboundMessage.beneficiary_id == awa.id))
+    queued = db.exec(select(OutboundMessage).where(OutboundMessage.beneficiary_id == woman.id))
     assert {m.status for m in queued} == {"cancelled"}
 
     # When the rotation runs and the old key is removed
@@ -108,7 +91,7 @@ def test_she_is_found_by_number_during_and_after_an_index_key_rotation(
     get_settings().index_keys = get_settings().index_keys[:1]
     # Then she is still found by her number, under the new key alone
     db.expire_all()
-    assert db.exec(select(Phone.e164_index).where(Phone.id == awa.phone_id)).one() == (
+    assert db.exec(select(Phone.e164_index).where(Phone.id == woman.phone_id)).one() == (
         keys.blind_index(AWA)
     )
     assert dialer(AWA).dial().startswith("CON Bonjour Awa Traore")

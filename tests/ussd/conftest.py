@@ -1,4 +1,4 @@
-"""USSD fixtures: AT's end-of-session callback, a registered woman, step helpers."""
+"""USSD fixtures: AT's end-of-session callback, households, step helpers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from outreach.registry import service as registry_service
-from outreach.registry.models import Beneficiary, PhoneKind
+from outreach.registry.models import PhoneKind
 
+# The phone of the `woman` fixture (tests/conftest.py).
 WOMAN_PHONE = "+22370123456"
 
 
@@ -40,22 +41,6 @@ def end_session(client) -> Callable[..., Any]:
         return response
 
     return post
-
-
-@pytest.fixture
-def woman(chw, db: Session) -> Beneficiary:
-    """Awa Traore, 20 weeks pregnant, on her own phone, followed by the demo CHW."""
-    registration = registry_service.register_pregnancy(
-        db,
-        name="Awa Traore",
-        phone=WOMAN_PHONE,
-        weeks=20,
-        chw_id=chw.id,
-        village_id=None,
-        phone_kind=PhoneKind.OWN,
-    )
-    db.commit()
-    return registration.beneficiary
 
 
 def _register(
