@@ -54,102 +54,88 @@ def cutoff_for(days: int, *, now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(days=days)
 
 
-def _ids(session: Session, stmt: Any) -> list[int]:
-    return [int(i) for i in session.exec(stmt).all()]
+def _blank(
+    session: Session, model: Any, *, where: list[Any], values: dict[str, Any], limit: int
+) -> int:
+    """Set `values` on at most `limit` rows of `model` matching `where`; how many."""
+    # Ids first, then one UPDATE on them: a bounded batch on both back ends (neither
+    # SQLite nor PostgreSQL takes UPDATE ... LIMIT), and plain values go through the
+    # column types, so an encrypted column stores its own ''.
+    ids = list(session.exec(select(model.id).where(*where).limit(limit)).all())
+    if ids:
+        session.execute(update(model).where(col(model.id).in_(ids)).values(**values))
+    return len(ids)
 
 
 def purge_batch(session: Session, *, cutoff: datetime, limit: int) -> PurgeCounts:
     """Blank at most `limit` rows of each kind older than `cutoff`; 0s once all is done."""
     now = utcnow()
-    counts = PurgeCounts()
-    # Only messages that will never be sent again: a queued body is still needed.
-    outbound = _ids(
-        session,
-        select(OutboundMessage.id)
-        .where(
-            # An erased woman's messages still in flight at her erasure go once they end.
-            or_(
-                col(OutboundMessage.created_at) < cutoff,
-                col(OutboundMessage.beneficiary_id).in_(
-                    select(Beneficiary.id).where(col(Beneficiary.erased_at).is_not(None))
+    return PurgeCounts(
+        # Only messages that will never be sent again: a queued body is still needed.
+        outbound=_blank(
+            session,
+            OutboundMessage,
+            where=[
+                # An erased woman's messages still in flight at her erasure go once they end.
+                or_(
+                    col(OutboundMessage.created_at) < cutoff,
+                    col(OutboundMessage.beneficiary_id).in_(
+                        select(Beneficiary.id).where(col(Beneficiary.erased_at).is_not(None))
+                    ),
                 ),
-            ),
-            col(OutboundMessage.status).in_([s.value for s in FINAL_STATES]),
-            col(OutboundMessage.redacted_at).is_(None),
-        )
-        .limit(limit),
+                col(OutboundMessage.status).in_([s.value for s in FINAL_STATES]),
+                col(OutboundMessage.redacted_at).is_(None),
+            ],
+            values={"body": "", "addressee": None, "last_error": None, "redacted_at": now},
+            limit=limit,
+        ),
+        # Gateway error texts can echo the number or the text sent.
+        attempts=_blank(
+            session,
+            MessageAttempt,
+            where=[
+                col(MessageAttempt.started_at) < cutoff,
+                col(MessageAttempt.error).is_not(None),
+            ],
+            values={"error": None},
+            limit=limit,
+        ),
+        inbound=_blank(
+            session,
+            InboundMessage,
+            where=[
+                col(InboundMessage.received_at) < cutoff,
+                col(InboundMessage.redacted_at).is_(None),
+            ],
+            values={"text": "", "redacted_at": now},
+            limit=limit,
+        ),
+        # What was typed and shown in a USSD session (names, dates); status and screen stay.
+        ussd_events=_blank(
+            session,
+            UssdSessionEvent,
+            where=[
+                col(UssdSessionEvent.received_at) < cutoff,
+                or_(
+                    col(UssdSessionEvent.input).is_not(None),
+                    col(UssdSessionEvent.last_app_response).is_not(None),
+                    col(UssdSessionEvent.error_message).is_not(None),
+                ),
+            ],
+            values={"input": None, "last_app_response": None, "error_message": None},
+            limit=limit,
+        ),
+        self_registrations=_blank(
+            session,
+            SelfRegistration,
+            where=[
+                col(SelfRegistration.created_at) < cutoff,
+                col(SelfRegistration.village_text).is_not(None),
+            ],
+            values={"village_text": None},
+            limit=limit,
+        ),
     )
-    if outbound:
-        # Plain values through the column types: an encrypted column stores its own ''.
-        session.execute(
-            update(OutboundMessage)
-            .where(col(OutboundMessage.id).in_(outbound))
-            .values(body="", addressee=None, last_error=None, redacted_at=now)
-        )
-        counts.outbound = len(outbound)
-    # Gateway error texts can echo the number or the text sent.
-    attempts = _ids(
-        session,
-        select(MessageAttempt.id)
-        .where(col(MessageAttempt.started_at) < cutoff, col(MessageAttempt.error).is_not(None))
-        .limit(limit),
-    )
-    if attempts:
-        session.execute(
-            update(MessageAttempt).where(col(MessageAttempt.id).in_(attempts)).values(error=None)
-        )
-        counts.attempts = len(attempts)
-    inbound = _ids(
-        session,
-        select(InboundMessage.id)
-        .where(col(InboundMessage.received_at) < cutoff, col(InboundMessage.redacted_at).is_(None))
-        .limit(limit),
-    )
-    if inbound:
-        session.execute(
-            update(InboundMessage)
-            .where(col(InboundMessage.id).in_(inbound))
-            .values(text="", redacted_at=now)
-        )
-        counts.inbound = len(inbound)
-    # What was typed and shown in a USSD session (names, dates); status and screen stay.
-    events = _ids(
-        session,
-        select(UssdSessionEvent.id)
-        .where(
-            col(UssdSessionEvent.received_at) < cutoff,
-            or_(
-                col(UssdSessionEvent.input).is_not(None),
-                col(UssdSessionEvent.last_app_response).is_not(None),
-                col(UssdSessionEvent.error_message).is_not(None),
-            ),
-        )
-        .limit(limit),
-    )
-    if events:
-        session.execute(
-            update(UssdSessionEvent)
-            .where(col(UssdSessionEvent.id).in_(events))
-            .values(input=None, last_app_response=None, error_message=None)
-        )
-        counts.ussd_events = len(events)
-    registrations = _ids(
-        session,
-        select(SelfRegistration.id)
-        .where(
-            col(SelfRegistration.created_at) < cutoff,
-            col(SelfRegistration.village_text).is_not(None),
-        )
-        .limit(limit),
-    )
-    if registrations:
-        session.execute(
-            update(SelfRegistration)
-            .where(col(SelfRegistration.id).in_(registrations))
-            .values(village_text=None)
-        )
-        counts.self_registrations = len(registrations)
-    return counts
 
 
 def record_purge(
