@@ -10,7 +10,6 @@ from sqlmodel import Session, SQLModel, col, select
 
 from outreach.accounts.models import StaffUser
 from outreach.appointments.models import Appointment, AppointmentStatus
-from outreach.appointments.service import REMINDER_PREFIX
 from outreach.audit import service as audit
 from outreach.audit.models import AuditEntry
 from outreach.chws.models import Chw
@@ -229,30 +228,15 @@ def erase_beneficiary(session: Session, *, beneficiary: Beneficiary) -> Erasure:
         )
     )
     result.messages_cancelled = int(getattr(cancelled, "rowcount", 0) or 0)
+    # Her appointments' reminders carry her id: the update above cancelled them already.
     today = local_today()
-    appointments = session.exec(
-        select(Appointment).where(
-            Appointment.beneficiary_id == her,
-            Appointment.status == AppointmentStatus.SCHEDULED,
-            col(Appointment.due_on) >= today,
-        )
-    ).all()
-    for appointment in appointments:
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.updated_at = now
-        session.add(appointment)
-        session.execute(
-            update(OutboundMessage)
-            .where(
-                col(OutboundMessage.dedupe_key).like(f"{REMINDER_PREFIX}{appointment.id}:%"),
-                is_sendable(),
-            )
-            .values(status=MessageStatus.CANCELLED, failure_reason="beneficiary_erased")
-        )
-    result.appointments_cancelled = len(appointments)
     for appointment in session.exec(
         select(Appointment).where(Appointment.beneficiary_id == her)
     ).all():
+        if appointment.status == AppointmentStatus.SCHEDULED and appointment.due_on >= today:
+            appointment.status = AppointmentStatus.CANCELLED
+            appointment.updated_at = now
+            result.appointments_cancelled += 1
         appointment.addressee = None
         session.add(appointment)
     for enrollment in session.exec(

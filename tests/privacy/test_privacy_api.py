@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from privacy_helpers import CHILD, NAME, NUMBER, Household, household, traces
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from outreach.appointments import planning
 from outreach.appointments.models import Appointment
+from outreach.appointments.service import REMINDER_PREFIX
 from outreach.audit.models import AuditEntry
 from outreach.outbox.models import OutboundMessage
 from outreach.programmes.models import Enrollment
@@ -80,7 +84,18 @@ def test_export_needs_an_officer_and_a_known_code(client, staff, home) -> None:
 
 
 def test_erasure_leaves_no_trace_of_her_and_keeps_the_figures(client, staff, home, db) -> None:
-    # given Kadiatou's history and the figures before
+    # given Kadiatou's history, the reminders of her next appointment planned the day
+    # before it, and the figures before
+    next_one = min(
+        db.exec(select(Appointment).where(Appointment.beneficiary_id == home.woman.id)).all(),
+        key=lambda a: a.due_on,
+    )
+    eve = next_one.due_on - timedelta(days=1)
+    planning.run(today=eve, now=datetime.combine(eve, time(), ZoneInfo("Africa/Bamako")))
+    reminder_rows = select(OutboundMessage).where(
+        col(OutboundMessage.dedupe_key).startswith(f"{REMINDER_PREFIX}{next_one.id}:")
+    )
+    assert [r.status for r in db.exec(reminder_rows).all()] == ["queued", "queued"]
     before = _aggregates(db)
     assert traces(db, NAME, CHILD, NUMBER[4:])
     # when an admin erases her
@@ -99,6 +114,10 @@ def test_erasure_leaves_no_trace_of_her_and_keeps_the_figures(client, staff, hom
     assert all(m.status not in ("queued", "deferred") and m.body == "" for m in mine)
     appts = db.exec(select(Appointment).where(Appointment.beneficiary_id == woman.id)).all()
     assert appts and all(a.status == "cancelled" for a in appts)
+    db.expire_all()
+    assert {(r.status, r.failure_reason) for r in db.exec(reminder_rows).all()} == {
+        ("cancelled", "beneficiary_erased")
+    }
     enrollments = db.exec(select(Enrollment).where(Enrollment.beneficiary_id == woman.id)).all()
     assert all(e.status == "stopped" for e in enrollments)
     # and the audit says who erased whom, with counts only
