@@ -19,6 +19,7 @@ from outreach.sites.models import Site, SiteLevel
 from outreach.sites.service import villages_under
 
 _CACHE = "outreach_scope_villages"
+_COVERED = "outreach_scope_covered_sites"
 
 
 def site_ids(session: Session, *, user_id: int) -> list[int]:
@@ -45,6 +46,7 @@ def set_sites(session: Session, *, user: StaffUser, site_ids: list[int]) -> list
         session.add(StaffUserSite(user_id=user.id, site_id=site_id))
     session.flush()
     session.info.pop(_CACHE, None)
+    session.info.pop(_COVERED, None)
     return wanted
 
 
@@ -82,19 +84,29 @@ def beneficiary_ids_condition(column: Any, scope: frozenset[int] | None) -> Any:
     return col(column).in_(women)
 
 
+def sites_outside(session: Session, *, user: Any, site_ids: list[int]) -> list[int]:
+    """The given sites with a woman the user may not see (an unknown or empty site too)."""
+    scope = villages(session, user=user)
+    if scope is None:
+        return []
+    # A campaign list asks about the same few sites again and again: each is walked once.
+    known: dict[tuple[int, int], bool] = session.info.setdefault(_COVERED, {})
+    outside = []
+    for site_id in site_ids:
+        if (user.id, site_id) not in known:
+            under = {v.id for v in villages_under(session, site_id=site_id) if v.id is not None}
+            known[(user.id, site_id)] = bool(under) and under <= scope
+        if not known[(user.id, site_id)]:
+            outside.append(site_id)
+    return outside
+
+
 def covers_sites(session: Session, *, user: Any, site_ids: list[int] | None) -> bool:
     """Whether every woman an audience of these sites could reach is within the user's
     scope; an audience of every site is only for users who see every site."""
-    scope = villages(session, user=user)
-    if scope is None:
+    if villages(session, user=user) is None:
         return True
-    if not site_ids:
-        return False
-    for site_id in site_ids:
-        under = {v.id for v in villages_under(session, site_id=site_id) if v.id is not None}
-        if not under or not under <= scope:
-            return False
-    return True
+    return bool(site_ids) and not sites_outside(session, user=user, site_ids=site_ids or [])
 
 
 def visible_sites(session: Session, *, user: Any) -> list[Site]:

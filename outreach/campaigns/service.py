@@ -181,11 +181,9 @@ def check_audience(session: Session, *, user: StaffUser, site_ids: list[int]) ->
         return
     if not site_ids:
         raise CampaignForbidden("votre compte est limité à certains lieux: choisissez-en un")
-    for site_id in site_ids:
-        if not scopes.covers_sites(session, user=user, site_ids=[site_id]):
-            site = session.get(Site, site_id)
-            name = site.name if site else str(site_id)
-            raise CampaignForbidden(f"le lieu {name} est hors de vos sites")
+    first = scopes.sites_outside(session, user=user, site_ids=site_ids)[0]
+    site = session.get(Site, first)
+    raise CampaignForbidden(f"le lieu {site.name if site else first} est hors de vos sites")
 
 
 def create(session: Session, *, user: StaffUser, draft: CampaignIn) -> Campaign:
