@@ -9,6 +9,7 @@ to PostgreSQL and Redis.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import socket
@@ -276,12 +277,14 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     }
 
 
-def _serve_in_thread(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+def _serve_in_thread(
+    app: Any, log_level: str = "warning"
+) -> tuple[uvicorn.Server, threading.Thread, str]:
     # Binding before starting leaves no window for another process to take the port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -298,8 +301,8 @@ def serve() -> Iterator[Callable[[Any], str]]:
     """`serve(app)`: run an ASGI app under uvicorn in a thread; returns its base URL."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(app: Any) -> str:
-        server, thread, url = _serve_in_thread(app)
+    def start(app: Any, log_level: str = "warning") -> str:
+        server, thread, url = _serve_in_thread(app, log_level)
         running.append((server, thread))
         return url
 
@@ -308,6 +311,37 @@ def serve() -> Iterator[Callable[[Any], str]]:
         server.should_exit = True
     for _, thread in running:
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def emulator_url(serve: Callable[..., str]) -> Iterator[str]:
+    """The gateway emulator under uvicorn, without delivery reports (a test posts its
+    own); the SDK pointed at it, every send window open, the rate limit and wake-up
+    flag cleared. Returns the emulator's base URL."""
+    from outreach.config import Settings
+    from outreach.gateways.emulator import create_app as create_emulator
+    from outreach.gateways.factory import get_gateway
+    from outreach.outbox import service as outbox
+    from outreach.outbox.ratelimit import get_bucket
+
+    def reset() -> None:
+        get_settings.cache_clear()
+        get_gateway.cache_clear()
+        get_bucket.cache_clear()
+
+    url = serve(create_emulator(Settings(emulator_delivery_url="")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OUTREACH_AT_BASE_URL", f"{url}/version1")
+        # The suite runs at any hour: quiet hours would hold what a test sends.
+        patch.setenv("OUTREACH_SEND_WINDOW", "00:00-24:00")
+        patch.setenv(
+            "OUTREACH_SEND_WINDOW_BY_KIND",
+            json.dumps({k: "00:00-24:00" for k in ("reply", "campaign", "programme")}),
+        )
+        reset()
+        get_redis().delete(get_bucket().key, outbox.WAKE_KEY)
+        yield url
+    reset()
 
 
 CHW_PHONE = "+22370000001"

@@ -6,17 +6,13 @@ import io
 import json
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlmodel import select
 
-from outreach.config import Settings, get_settings
+from outreach.config import get_settings
 from outreach.logging import (
     AccessQuery,
     JsonFormatter,
@@ -177,53 +173,24 @@ def captured() -> Iterator[Capture]:
 
 
 @pytest.fixture
-def api(captured: Capture, serve: Callable[[FastAPI], str]) -> Iterator[httpx.Client]:
+def api(captured: Capture, serve: Callable[..., str], emulator_url: str) -> Iterator[httpx.Client]:
     """The real API under uvicorn (access log on, as `outreach api`), the SDK on the emulator."""
-    from outreach.gateways.emulator import create_app as create_emulator
-    from outreach.gateways.factory import get_gateway
-    from outreach.outbox import service as outbox
-    from outreach.outbox.ratelimit import get_bucket
-    from outreach.redis import get_redis
+    from outreach.main import create_app
 
-    emulator = serve(create_emulator(Settings(emulator_delivery_url="")))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OUTREACH_AT_BASE_URL", f"{emulator}/version1")
-        patch.setenv("OUTREACH_SEND_WINDOW", "00:00-24:00")
-        patch.setenv("OUTREACH_SEND_WINDOW_BY_KIND", json.dumps({"campaign": "00:00-24:00"}))
         patch.setenv("OUTREACH_CALLBACK_KEY", KEY)
         get_settings.cache_clear()
-        get_gateway.cache_clear()
-        get_bucket.cache_clear()
-        get_redis().delete(get_bucket().key, outbox.WAKE_KEY)
-        config = uvicorn.Config(
-            "outreach.main:create_app", factory=True, log_level="info", lifespan="on"
-        )
-        server = uvicorn.Server(config)
-        import socket
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "API did not start"
-            time.sleep(0.02)
+        url = serve(create_app(), log_level="info")
         # uvicorn set its own handlers up after ours were installed: capture those too.
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).addHandler(captured)
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+            with httpx.Client(base_url=url, timeout=20) as client:
                 yield client
         finally:
             for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
                 logging.getLogger(name).removeHandler(captured)
-            server.should_exit = True
-            thread.join(timeout=5)
     get_settings.cache_clear()
-    get_gateway.cache_clear()
-    get_bucket.cache_clear()
 
 
 def _callback(api: httpx.Client, path: str, form: dict[str, str]) -> httpx.Response:

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from outreach.appointments import planning
 from outreach.appointments import service as appointments_service
 from outreach.campaigns import materialise
-from outreach.config import Settings, get_settings
-from outreach.gateways.emulator import create_app
-from outreach.gateways.factory import get_gateway
 from outreach.imports import service as imports
-from outreach.outbox import service as outbox
 from outreach.outbox.models import MessageStatus, OutboundMessage
-from outreach.outbox.ratelimit import get_bucket
 from outreach.programmes import fanout
 from outreach.programmes import service as programmes
-from outreach.redis import get_redis
 from outreach.registry.models import Beneficiary, Phone, has_number
 from outreach.sites import service as sites
 from outreach.sites.models import SiteLevel
@@ -54,29 +45,6 @@ NEEDLES = [
 ]
 
 
-def _reset() -> None:
-    get_settings.cache_clear()
-    get_gateway.cache_clear()
-    get_bucket.cache_clear()
-
-
-@pytest.fixture
-def emulator(serve: Callable[[FastAPI], str]) -> Iterator[str]:
-    """An emulator without delivery reports (the test posts its own), always open to send."""
-    url = serve(create_app(Settings(emulator_delivery_url="")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OUTREACH_AT_BASE_URL", f"{url}/version1")
-        patch.setenv("OUTREACH_SEND_WINDOW", "00:00-24:00")
-        patch.setenv(
-            "OUTREACH_SEND_WINDOW_BY_KIND",
-            json.dumps({k: "00:00-24:00" for k in ("reply", "campaign", "programme")}),
-        )
-        _reset()
-        get_redis().delete(get_bucket().key, outbox.WAKE_KEY)
-        yield url
-    _reset()
-
-
 def _register_by_ussd(dialer, *, name: str, phone_kind: str, phone: str | None) -> None:
     session = dialer()
     session.dial()
@@ -100,7 +68,7 @@ def _raw_cells(db: Session) -> Iterator[tuple[str, str]]:
 
 
 def test_after_every_flow_the_raw_tables_hold_no_name(
-    chw, dialer, client, staff, db: Session, emulator
+    chw, dialer, client, staff, db: Session, emulator_url
 ) -> None:
     # Given a CHW who registers, by USSD, a woman on a shared phone and a woman with no
     # phone, and an officer who registers a third by the API, later mother of a girl
@@ -230,7 +198,7 @@ def test_after_every_flow_the_raw_tables_hold_no_name(
     db.expire_all()
     names = {b.name for b in db.exec(select(Beneficiary))}
     assert {SHARED_WOMAN, RELAYED_WOMAN, API_WOMAN, IMPORTED} <= names
-    ledger = httpx.get(f"{emulator}/emulator/ledger", timeout=5).json()["messages"]
+    ledger = httpx.get(f"{emulator_url}/emulator/ledger", timeout=5).json()["messages"]
     texts = [m["message"] for m in ledger]
     assert any(f"{SHARED_WOMAN.split()[0]}, séance jeudi" in t for t in texts)
     assert any(t.startswith(f"Pour {RELAYED_WOMAN}") for t in texts)

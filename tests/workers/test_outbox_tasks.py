@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel import select
 
-from outreach.config import Settings, get_settings
 from outreach.db import unit_of_work
-from outreach.gateways.emulator import create_app
-from outreach.gateways.factory import get_gateway
 from outreach.outbox import service
 from outreach.outbox.models import MessageAttempt, MessageKind, MessageStatus, OutboundMessage
-from outreach.outbox.ratelimit import get_bucket
 from outreach.redis import get_redis
 from outreach.registry.models import Phone
 from outreach.timeutil import utcnow
 from workers import outbox as tasks
-
-
-def _reset() -> None:
-    get_settings.cache_clear()
-    get_gateway.cache_clear()
-    get_bucket.cache_clear()
-
-
-@pytest.fixture
-def emulator_url(serve: Callable[[FastAPI], str]) -> Iterator[str]:
-    """An emulator with no delivery reports; the worker's SDK is pointed at it."""
-    url = serve(create_app(Settings(emulator_delivery_url="")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OUTREACH_AT_BASE_URL", f"{url}/version1")
-        patch.setenv("OUTREACH_SEND_WINDOW", "00:00-24:00")
-        _reset()
-        get_redis().delete(get_bucket().key, service.WAKE_KEY)
-        yield url
-    _reset()
 
 
 def test_drain_task_sends_rows_the_daily_fan_out_inserted(db, emulator_url) -> None:
